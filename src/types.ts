@@ -47,6 +47,8 @@ export interface TaskContext {
   progress(fraction: number, message?: string): void;
   /** Announce an item (a file, chiefly); for-each tasks declared on this task get one instance each. */
   produce(item: string): void;
+  /** Record one line the task's process printed (no trailing newline); level `info`. */
+  output(line: string, stream: 'stdout' | 'stderr'): void;
 }
 
 /** A task's work. It may return a value or a promise; throwing or rejecting marks the task failed. */
