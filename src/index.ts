@@ -1,0 +1,27 @@
+/**
+ * taskchart: a workflow engine on XState v5 actors.
+ *
+ * @example
+ * import { createWorkflow } from 'taskchart';
+ * const run = createWorkflow({ tasks: [{ id: 'hello', run: ({ log }) => log.info('hi') }] }).run();
+ * run.on('task.done', (event) => console.log(event.id));
+ * await run.result;
+ */
+export { createWorkflow, defineWorkflow, runWorkflow } from './run.js';
+export type { Run, RunOptions, Workflow } from './run.js';
+export { runShell } from './actors/shell.js';
+export type { ShellOptions } from './actors/shell.js';
+export { taskMachine, describeError } from './machines/task.js';
+export { orchestratorMachine } from './machines/orchestrator.js';
+export { compileWorkflow } from './machines/graph.js';
+export { createStatusTable } from './status.js';
+export type { StatusTable } from './status.js';
+export {
+  TaskchartError,
+  TaskProcessError,
+  UsageError,
+  WorkflowValidationError,
+  formatIssue,
+} from './errors.js';
+export type { TaskchartErrorCode, WorkflowIssue } from './errors.js';
+export type * from './types.js';

@@ -1,0 +1,264 @@
+import { WorkflowValidationError, type WorkflowIssue } from '../errors.js';
+import type { SourceLocation, TaskDefinition, TaskRunner, WorkflowDefinition } from '../types.js';
+
+export type NodeKind = 'task' | 'group' | 'forEach' | 'instance';
+
+/** One task of a scope, addressed by its index; edges are indices in declaration order. */
+export interface GraphNode {
+  /** Qualified id: `group/child`, `forEach[item]`. */
+  id: string;
+  description: string;
+  kind: NodeKind;
+  needs: number[];
+  dependents: number[];
+  run: TaskRunner | undefined;
+  /** forEach: the producer's index. */
+  producer: number;
+  /** Producer: the for-each tasks it feeds. */
+  feeds: number[] | undefined;
+  /** Group: its own scope. */
+  scope: CompiledScope | undefined;
+  /** Instance: the item it was created for. */
+  item: string | undefined;
+  source: SourceLocation | undefined;
+}
+
+/** A workflow or a group, validated and indexed, ready for the orchestrator. */
+export interface CompiledScope {
+  /** `''` at the top, `group/` inside a group. */
+  prefix: string;
+  name: string | undefined;
+  nodes: GraphNode[];
+  maxParallel: number;
+  failFast: boolean;
+}
+
+const RESERVED = /[/[\]\u0000-\u001f\u007f]/;
+
+/**
+ * Validates a workflow and indexes it. Every problem found is reported together, each with the
+ * task's location, before anything runs. Iterative throughout, so long chains are fine.
+ */
+export function compileWorkflow(definition: WorkflowDefinition): CompiledScope {
+  const issues: WorkflowIssue[] = [];
+  const limits = checkLimits(definition.maxParallel, definition.failFast, undefined, 'workflow');
+  issues.push(...limits);
+  const scope = compileScope(definition.tasks, '', issues, undefined);
+  scope.name = definition.name;
+  scope.maxParallel = definition.maxParallel ?? 0;
+  scope.failFast = definition.failFast ?? false;
+  if (issues.length > 0) throw new WorkflowValidationError(issues);
+  return scope;
+}
+
+function checkLimits(
+  maxParallel: unknown,
+  failFast: unknown,
+  source: SourceLocation | undefined,
+  owner: string,
+): WorkflowIssue[] {
+  const issues: WorkflowIssue[] = [];
+  const validLimit =
+    maxParallel === undefined ||
+    (typeof maxParallel === 'number' && Number.isInteger(maxParallel) && maxParallel >= 0);
+  if (!validLimit) {
+    issues.push(issue(source, `${owner}.maxParallel`, `must be a whole number >= 0 (0 = unlimited), got ${show(maxParallel)}`));
+  }
+  if (failFast !== undefined && typeof failFast !== 'boolean') {
+    issues.push(issue(source, `${owner}.failFast`, `must be true or false, got ${show(failFast)}`));
+  }
+  return issues;
+}
+
+function compileScope(
+  tasks: readonly TaskDefinition[] | undefined,
+  prefix: string,
+  issues: WorkflowIssue[],
+  owner: TaskDefinition | undefined,
+): CompiledScope {
+  const scope: CompiledScope = { prefix, name: undefined, nodes: [], maxParallel: 0, failFast: false };
+  const where = owner ? `group "${prefix.slice(0, -1)}"` : 'the workflow';
+  if (!Array.isArray(tasks) || tasks.length === 0) {
+    issues.push(issue(owner?.source, owner ? `${prefix.slice(0, -1)}.tasks` : 'tasks', `${where} has no tasks; add at least one`));
+    return scope;
+  }
+
+  const byId = new Map<string, number>();
+  tasks.forEach((task, index) => {
+    const node = compileNode(task, prefix, issues);
+    scope.nodes.push(node);
+    if (typeof task.id !== 'string') return;
+    const first = byId.get(task.id);
+    if (first === undefined) {
+      byId.set(task.id, index);
+      return;
+    }
+    const firstAt = tasks[first]?.source;
+    const seen = firstAt ? `; first defined at ${firstAt.file}:${firstAt.line}:${firstAt.column}` : '';
+    issues.push(issue(task.source, `${prefix}${task.id}`, `duplicate task id "${task.id}" in ${where}${seen}`));
+  });
+
+  tasks.forEach((task, index) => linkNode(task, index, scope, byId, where, issues));
+  if (issues.length === 0) issues.push(...findCycles(scope, tasks));
+  return scope;
+}
+
+function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue[]): GraphNode {
+  const at = task.source;
+  const validId = typeof task.id === 'string' && task.id.length > 0 && !RESERVED.test(task.id);
+  if (!validId) {
+    issues.push(issue(at, 'id', `task id must be a non-empty string without "/", "[", "]" or control characters, got ${show(task.id)}`));
+  }
+  const id = `${prefix}${String(task.id)}`;
+  const isGroup = task.tasks !== undefined;
+  const isForEach = task.forEach !== undefined;
+  const node: GraphNode = {
+    id,
+    description: typeof task.description === 'string' ? task.description : String(task.id),
+    kind: isGroup ? 'group' : isForEach ? 'forEach' : 'task',
+    needs: [],
+    dependents: [],
+    run: typeof task.run === 'function' ? task.run : undefined,
+    producer: -1,
+    feeds: undefined,
+    scope: undefined,
+    item: undefined,
+    source: at,
+  };
+  if (isGroup && task.run !== undefined) {
+    issues.push(issue(at, id, 'a task has either "run" or "tasks", not both'));
+  }
+  if (!isGroup && typeof task.run !== 'function') {
+    issues.push(issue(at, `${id}.run`, `must be a function (the task's work), got ${show(task.run)}`));
+  }
+  if (isForEach && isGroup) issues.push(issue(at, `${id}.forEach`, 'a for-each task cannot be a group'));
+  if (!isGroup && (task.maxParallel !== undefined || task.failFast !== undefined)) {
+    issues.push(issue(at, id, '"maxParallel" and "failFast" apply only to groups (tasks with "tasks")'));
+  }
+  if (isGroup) {
+    issues.push(...checkLimits(task.maxParallel, task.failFast, at, id));
+    const scope = compileScope(task.tasks, `${id}/`, issues, task);
+    scope.maxParallel = task.maxParallel ?? 0;
+    scope.failFast = task.failFast ?? false;
+    node.scope = scope;
+  }
+  return node;
+}
+
+function linkNode(
+  task: TaskDefinition,
+  index: number,
+  scope: CompiledScope,
+  byId: Map<string, number>,
+  where: string,
+  issues: WorkflowIssue[],
+): void {
+  const node = scope.nodes[index]!;
+  const at = task.source;
+  const needs = task.needs ?? [];
+  if (!Array.isArray(needs)) {
+    issues.push(issue(at, `${node.id}.needs`, `must be a list of task ids, got ${show(needs)}`));
+    return;
+  }
+  const seen = new Set<number>();
+  for (const need of needs as unknown[]) {
+    const target = typeof need === 'string' ? byId.get(need) : undefined;
+    if (target === undefined) {
+      issues.push(issue(at, `${node.id}.needs`, `needs "${String(need)}", which is not a task in ${where}`));
+      continue;
+    }
+    if (target === index) {
+      issues.push(issue(at, `${node.id}.needs`, `task "${String(task.id)}" needs itself`));
+      continue;
+    }
+    if (seen.has(target)) continue;
+    seen.add(target);
+    node.needs.push(target);
+  }
+  if (task.forEach !== undefined) linkForEach(task, node, index, scope, byId, where, issues);
+  for (const need of node.needs) scope.nodes[need]!.dependents.push(index);
+}
+
+function linkForEach(
+  task: TaskDefinition,
+  node: GraphNode,
+  index: number,
+  scope: CompiledScope,
+  byId: Map<string, number>,
+  where: string,
+  issues: WorkflowIssue[],
+): void {
+  const at = task.source;
+  const producer = typeof task.forEach === 'string' ? byId.get(task.forEach) : undefined;
+  if (producer === undefined) {
+    issues.push(issue(at, `${node.id}.forEach`, `"${String(task.forEach)}" is not a task in ${where}`));
+    return;
+  }
+  const target = scope.nodes[producer]!;
+  if (producer === index || target.kind !== 'task') {
+    const what = producer === index ? 'itself' : `a ${target.kind === 'group' ? 'group' : 'for-each task'}`;
+    issues.push(issue(at, `${node.id}.forEach`, `"${String(task.forEach)}" is ${what}, not a producer; name a task with "run" that announces files`));
+    return;
+  }
+  node.producer = producer;
+  target.feeds = [...(target.feeds ?? []), index];
+  if (!node.needs.includes(producer)) node.needs.push(producer);
+}
+
+/** Kahn's algorithm; the tasks left over lie on or behind a cycle, and each cycle is named. */
+function findCycles(scope: CompiledScope, tasks: readonly TaskDefinition[]): WorkflowIssue[] {
+  const { nodes } = scope;
+  const waiting = nodes.map((node) => node.needs.length);
+  const queue: number[] = [];
+  waiting.forEach((count, index) => count === 0 && queue.push(index));
+  for (let head = 0; head < queue.length; head++) {
+    for (const next of nodes[queue[head]!]!.dependents) {
+      waiting[next]! -= 1;
+      if (waiting[next] === 0) queue.push(next);
+    }
+  }
+  if (queue.length === nodes.length) return [];
+
+  const issues: WorkflowIssue[] = [];
+  const named = new Set<number>();
+  for (let start = 0; start < nodes.length; start++) {
+    if (waiting[start] === 0 || named.has(start)) continue;
+    const cycle = walkToCycle(start, nodes, waiting);
+    if (cycle.some((index) => named.has(index))) continue;
+    cycle.forEach((index) => named.add(index));
+    const first = Math.min(...cycle);
+    const at = cycle.indexOf(first);
+    const ordered = [...cycle.slice(at), ...cycle.slice(0, at), first];
+    const path = ordered.map((index) => String(tasks[index]!.id)).join(' → ');
+    issues.push(issue(tasks[first]!.source, `${nodes[first]!.id}.needs`, `cycle: ${path} (each task needs the next)`));
+  }
+  return issues;
+}
+
+/** From a task left over by Kahn's algorithm, follow unfinished needs until one repeats. */
+function walkToCycle(start: number, nodes: GraphNode[], waiting: number[]): number[] {
+  const order: number[] = [];
+  const position = new Map<number, number>();
+  let current = start;
+  while (!position.has(current)) {
+    position.set(current, order.length);
+    order.push(current);
+    const next = nodes[current]!.needs.find((need) => waiting[need]! > 0);
+    if (next === undefined) return [];
+    current = next;
+  }
+  return order.slice(position.get(current));
+}
+
+function issue(source: SourceLocation | undefined, field: string, message: string): WorkflowIssue {
+  const found: WorkflowIssue = { field, message };
+  if (source) found.source = source;
+  return found;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'function') return 'a function';
+  return JSON.stringify(value) ?? String(value);
+}

@@ -1,0 +1,211 @@
+import { createActor, toPromise, type InspectionEvent, type Observer } from 'xstate';
+import { createRunnerLogic } from './actors/runner.js';
+import type { RunEnvironment } from './actors/environment.js';
+import { compileWorkflow, type CompiledScope } from './machines/graph.js';
+import { orchestratorMachine, type OrchestratorActor } from './machines/orchestrator.js';
+import { taskMachine } from './machines/task.js';
+import { createStatusTable } from './status.js';
+import type {
+  Clock,
+  RunResult,
+  RunStatus,
+  TaskchartEvent,
+  TaskchartEventType,
+  TaskResult,
+  WorkflowDefinition,
+} from './types.js';
+
+/** Options of one run; each overrides the workflow's own setting. */
+export interface RunOptions {
+  /** How many tasks run at once; 0 = unlimited. Default: the workflow's `maxParallel`, else 0. */
+  maxParallel?: number;
+  /** Cancel everything at the first failure. Default: the workflow's `failFast`, else `false`. */
+  failFast?: boolean;
+  /**
+   * After a cancellation, how long the run waits for aborted runners to settle before it reports
+   * its result anyway, in ms. Default 5000 plus one second of margin.
+   */
+  graceMs?: number;
+  /** Source of time. Default: the system clock. */
+  clock?: Clock;
+  /** Receives XState inspection events of the orchestrator and every task actor. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Called when an event listener throws; the run goes on either way. Default: ignore. */
+  onListenerError?: (error: unknown, event: TaskchartEvent) => void;
+}
+
+type Listener<T extends TaskchartEventType | '*'> = (
+  event: T extends '*' ? TaskchartEvent : Extract<TaskchartEvent, { type: T }>,
+) => void;
+
+/** A run in progress. It starts on the next microtask, so listeners added right away see everything. */
+export interface Run {
+  /** Resolves once every task is final, every runner has settled and `run.done` was emitted. */
+  readonly result: Promise<RunResult>;
+  /** The orchestrator actor, for inspection. */
+  readonly actor: OrchestratorActor;
+  /** Subscribes to one event type, or `'*'` for all; returns the unsubscribe function. */
+  on<T extends TaskchartEventType | '*'>(type: T, listener: Listener<T>): () => void;
+  /** A task's current state. */
+  status(id: string): TaskResult | undefined;
+  /** Every task's current state, nested tasks and for-each instances included. */
+  statuses(): Record<string, TaskResult>;
+  /** One line per task: `id: description [status]`. */
+  listing(): string;
+  /** Interrupts the run: tasks not started are cancelled, running ones aborted (reason `interrupted`). */
+  cancel(): void;
+}
+
+export interface Workflow {
+  readonly definition: WorkflowDefinition;
+  /** Starts a run of the workflow. */
+  run(options?: RunOptions): Run;
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Identity helper that keeps a workflow literal's types. */
+export function defineWorkflow<T extends WorkflowDefinition>(definition: T): T {
+  return definition;
+}
+
+/**
+ * Validates a workflow (ids, prerequisites, cycles, limits, every problem reported together) and
+ * returns it ready to run. Throws `WorkflowValidationError` before anything runs.
+ *
+ * @example
+ * const workflow = createWorkflow({
+ *   maxParallel: 2,
+ *   tasks: [
+ *     { id: 'fetch', run: async ({ signal }) => download(signal) },
+ *     { id: 'build', needs: ['fetch'], run: async ({ progress }) => progress(1) },
+ *   ],
+ * });
+ * const result = await workflow.run().result; // { status: 'done', tasks: { fetch: …, build: … } }
+ */
+export function createWorkflow(definition: WorkflowDefinition): Workflow {
+  const scope = compileWorkflow(definition);
+  return { definition, run: (options = {}) => startRun(scope, options) };
+}
+
+/** Validates and runs a workflow, resolving with its result. */
+export function runWorkflow(definition: WorkflowDefinition, options?: RunOptions): Promise<RunResult> {
+  return createWorkflow(definition).run(options).result;
+}
+
+function startRun(scope: CompiledScope, options: RunOptions): Run {
+  const clock = options.clock ?? systemClock;
+  const maxParallel = options.maxParallel ?? scope.maxParallel;
+  const failFast = options.failFast ?? scope.failFast;
+  const graceMs = options.graceMs ?? 5000;
+  const table = createStatusTable();
+  const listeners = new Map<string, Set<(event: TaskchartEvent) => void>>();
+  let closed = false;
+
+  const dispatch = (event: TaskchartEvent, listenersOf: Set<(event: TaskchartEvent) => void> | undefined) => {
+    if (!listenersOf) return;
+    for (const listener of listenersOf) {
+      try {
+        listener(event);
+      } catch (error) {
+        options.onListenerError?.(error, event);
+      }
+    }
+  };
+  const report = (event: TaskchartEvent): void => {
+    if (closed) return;
+    table.apply(event);
+    dispatch(event, listeners.get(event.type));
+    dispatch(event, listeners.get('*'));
+  };
+
+  const env: RunEnvironment = {
+    now: () => clock.now(),
+    report,
+    inflight: new Set(),
+    interrupted: false,
+    taskLogic: taskMachine,
+  };
+  env.taskLogic = taskMachine.provide({ actors: { runner: createRunnerLogic(env) } });
+
+  const actor = createActor(orchestratorMachine, {
+    input: {
+      scope,
+      maxParallel,
+      failFast,
+      taskLogic: env.taskLogic,
+      now: env.now,
+      report,
+      cancelReason: () => 'interrupted',
+      announce: true,
+    },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+
+  const finish = async (): Promise<RunResult> => {
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    const done = toPromise(actor);
+    actor.start();
+    actor.send({ type: 'run.begin' });
+    let status: RunStatus;
+    let error: string | undefined;
+    try {
+      const output = await done;
+      status = output.status;
+      error = output.error;
+    } catch (thrown) {
+      status = 'failed';
+      error = `the orchestrator stopped: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
+    }
+    await settleInflight(env.inflight, clock, graceMs + 1000);
+    const completedAt = clock.now();
+    report({ type: 'run.done', time: completedAt, status, ...(error ? { error } : {}) });
+    closed = true;
+    const result: RunResult = {
+      status,
+      tasks: table.results(),
+      startedAt: table.startedAt() ?? completedAt,
+      completedAt,
+    };
+    if (error) result.error = error;
+    return result;
+  };
+
+  const result = finish();
+  return {
+    result,
+    actor,
+    on(type, listener) {
+      const set = listeners.get(type) ?? new Set();
+      listeners.set(type, set);
+      const added = listener as (event: TaskchartEvent) => void;
+      set.add(added);
+      return () => set.delete(added);
+    },
+    status: (id) => table.results()[id],
+    statuses: () => table.results(),
+    listing: () => table.listing(),
+    cancel() {
+      env.interrupted = true;
+      actor.send({ type: 'run.cancel', reason: 'interrupted' });
+    },
+  };
+}
+
+/** Waits for runners still settling after an abort, but never longer than `limitMs`. */
+async function settleInflight(inflight: Set<Promise<unknown>>, clock: Clock, limitMs: number): Promise<void> {
+  if (inflight.size === 0) return;
+  let timer: unknown;
+  const deadline = new Promise<void>((resolve) => {
+    timer = clock.setTimeout(resolve, limitMs);
+  });
+  try {
+    await Promise.race([Promise.allSettled([...inflight]), deadline]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
