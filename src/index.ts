@@ -15,6 +15,15 @@ export { taskMachine, describeError } from './machines/task.js';
 export { orchestratorMachine } from './machines/orchestrator.js';
 export { compileWorkflow } from './machines/graph.js';
 export { createStatusTable } from './status.js';
+export { loadWorkflowFile, parseWorkflow } from './io/workflow-file.js';
+export { createEventLog } from './io/event-log.js';
+export { createLogFiles, logFileName } from './io/log-files.js';
+export { createSummary } from './io/summary.js';
+export type { RunSummary, TaskSummary } from './io/summary.js';
+export { createTerminal } from './io/terminal.js';
+export type { TerminalOptions } from './io/terminal.js';
+export { fanOut } from './io/sink.js';
+export type { Sink } from './io/sink.js';
 export type { StatusTable } from './status.js';
 export {
   TaskchartError,
