@@ -1,9 +1,17 @@
-import { createActor, toPromise, type InspectionEvent, type Observer } from 'xstate';
+import {
+  toPromise,
+  type ActorRefFrom,
+  type InspectionEvent,
+  type Observer,
+  type PromiseActorLogic,
+} from 'xstate';
+import { createOrchestrator } from './actors/orchestrate.js';
 import { createRunnerLogic } from './actors/runner.js';
 import type { RunEnvironment } from './actors/environment.js';
-import { compileWorkflow, type CompiledScope } from './machines/graph.js';
-import { orchestratorMachine, type OrchestratorActor } from './machines/orchestrator.js';
-import { taskMachine } from './machines/task.js';
+import { checkLimits, compileWorkflow, type CompiledScope } from './machines/graph.js';
+import { WorkflowValidationError } from './errors.js';
+import type { orchestratorMachine } from './machines/orchestrator.js';
+import { taskMachine, type RunnerInput, type TaskMachine } from './machines/task.js';
 import { createStatusTable } from './status.js';
 import type {
   Clock,
@@ -43,7 +51,7 @@ export interface Run {
   /** Resolves once every task is final, every runner has settled and `run.done` was emitted. */
   readonly result: Promise<RunResult>;
   /** The orchestrator actor, for inspection. */
-  readonly actor: OrchestratorActor;
+  readonly actor: ActorRefFrom<typeof orchestratorMachine>;
   /** Subscribes to one event type, or `'*'` for all; returns the unsubscribe function. */
   on<T extends TaskchartEventType | '*'>(type: T, listener: Listener<T>): () => void;
   /** A task's current state. */
@@ -98,6 +106,8 @@ export function runWorkflow(definition: WorkflowDefinition, options?: RunOptions
 }
 
 function startRun(scope: CompiledScope, options: RunOptions): Run {
+  const invalid = checkLimits(options.maxParallel, options.failFast, undefined, 'options');
+  if (invalid.length > 0) throw new WorkflowValidationError(invalid);
   const clock = options.clock ?? systemClock;
   const maxParallel = options.maxParallel ?? scope.maxParallel;
   const failFast = options.failFast ?? scope.failFast;
@@ -130,14 +140,16 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
     interrupted: false,
     taskLogic: taskMachine,
   };
-  env.taskLogic = taskMachine.provide({ actors: { runner: createRunnerLogic(env) } });
+  // The runner is a leaner promise actor than `fromPromise`; its snapshot type differs.
+  const runner = createRunnerLogic(env) as unknown as PromiseActorLogic<unknown, RunnerInput>;
+  env.taskLogic = taskMachine.provide({ actors: { runner } }) as TaskMachine;
 
-  const actor = createActor(orchestratorMachine, {
+  const actor = createOrchestrator({
+    taskLogic: env.taskLogic,
     input: {
       scope,
       maxParallel,
       failFast,
-      taskLogic: env.taskLogic,
       now: env.now,
       report,
       cancelReason: () => 'interrupted',

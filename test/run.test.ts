@@ -730,9 +730,9 @@ describe('for-each', () => {
     expect(trace(events)).toEqual([
       'run started',
       'started split',
-      'started per',
       'file split a',
       'added per[a]',
+      'started per',
       'started per[a]',
       'done per[a]',
     ]);
@@ -786,9 +786,9 @@ describe('for-each', () => {
     expect(trace(events)).toEqual([
       'run started',
       'started split',
-      'started per',
       'file split a',
       'added per[a]',
+      'started per',
       'started per[a]',
       'failed split: split broke',
       'cancelled per (prerequisite split)',

@@ -1,40 +1,107 @@
-import { fromPromise } from 'xstate';
+import type { ActorLogic, AnyActorRef, EventObject, Snapshot } from 'xstate';
 import type { RunnerInput } from '../machines/task.js';
 import type { LogLevel, TaskContext } from '../types.js';
 import type { RunEnvironment } from './environment.js';
 import { runGroup } from './workflow.js';
 
-/**
- * The `runner` actor of one run: a group runs its nested workflow, any other task calls its
- * function with a context bound to the task. A synchronous throw, a rejection with an `Error` or
- * with anything else all end as a rejection, which the task machine turns into `failed`.
- */
-export function createRunnerLogic(env: RunEnvironment) {
-  return fromPromise<unknown, RunnerInput>(({ input, signal, self }) => {
-    const work =
-      input.node.kind === 'group' ? runGroup(input.node, env, signal, self) : callRunner(input, signal, env);
-    env.inflight.add(work);
-    const forget = (): void => {
-      env.inflight.delete(work);
-    };
-    work.then(forget, forget);
-    return work;
-  });
+/** One runner's cancellation, created only when the runner asks for its signal. */
+interface Abort {
+  controller: AbortController | undefined;
+  stopped: boolean;
+  work: Promise<unknown> | undefined;
 }
 
-function callRunner(input: RunnerInput, signal: AbortSignal, env: RunEnvironment): Promise<unknown> {
+type RunnerSnapshot = Snapshot<unknown> & { input: RunnerInput | undefined; abort: Abort };
+type RunnerEvent = { type: 'runner.resolve'; data: unknown } | { type: 'runner.reject'; data: unknown };
+
+/**
+ * The `runner` actor of one run, a promise actor in the manner of XState's `fromPromise`: it
+ * settles with the task's work, and its `AbortSignal` aborts when the actor is stopped, that is,
+ * when the task leaves `running`. The `AbortController` is made only when the runner reads
+ * `signal`, which saves most of a no-op task's cost. A group runs its nested workflow; any other
+ * task calls its function. A synchronous throw, a rejection with an `Error` or with anything else
+ * all end as an error, which the task machine turns into `failed`.
+ */
+export function createRunnerLogic(
+  env: RunEnvironment,
+): ActorLogic<RunnerSnapshot, RunnerEvent, RunnerInput> {
+  return {
+    config: undefined,
+    transition: (snapshot, event) => {
+      if (snapshot.status !== 'active') return snapshot;
+      const type = (event as EventObject).type;
+      if (type === 'runner.resolve') {
+        return { ...snapshot, status: 'done', output: (event as RunnerEvent).data, input: undefined };
+      }
+      if (type === 'runner.reject') {
+        return { ...snapshot, status: 'error', error: (event as RunnerEvent).data, input: undefined };
+      }
+      if (type === 'xstate.stop') {
+        stop(snapshot.abort, env);
+        return { ...snapshot, status: 'stopped', input: undefined };
+      }
+      return snapshot;
+    },
+    start: (snapshot, { self }) => {
+      const input = snapshot.input;
+      if (snapshot.status !== 'active' || !input) return;
+      const work = begin(input, snapshot.abort, self, env);
+      snapshot.abort.work = work;
+      work.then(
+        (data) => settle(self, { type: 'runner.resolve', data }),
+        (data) => settle(self, { type: 'runner.reject', data }),
+      );
+    },
+    getInitialSnapshot: (_scope, input) => ({
+      status: 'active',
+      output: undefined,
+      error: undefined,
+      input,
+      abort: { controller: undefined, stopped: false, work: undefined },
+    }),
+    getPersistedSnapshot: (snapshot) => ({ ...snapshot, abort: undefined }),
+  };
+}
+
+function settle(self: AnyActorRef, event: RunnerEvent): void {
+  if ((self.getSnapshot() as Snapshot<unknown>).status !== 'active') return;
+  self.send(event);
+}
+
+/** The task left `running`: abort its signal, and keep its work in flight until it settles. */
+function stop(abort: Abort, env: RunEnvironment): void {
+  abort.stopped = true;
+  abort.controller?.abort(new DOMException('The task was cancelled.', 'AbortError'));
+  const work = abort.work;
+  if (!work) return;
+  env.inflight.add(work);
+  const forget = (): void => {
+    env.inflight.delete(work);
+  };
+  work.then(forget, forget);
+}
+
+function signalOf(abort: Abort): AbortSignal {
+  if (!abort.controller) {
+    abort.controller = new AbortController();
+    if (abort.stopped) abort.controller.abort(new DOMException('The task was cancelled.', 'AbortError'));
+  }
+  return abort.controller.signal;
+}
+
+function begin(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvironment): Promise<unknown> {
   const { node } = input;
-  const context = createTaskContext(input, signal, env);
   try {
+    if (node.kind === 'group') return runGroup(node, env, signalOf(abort), self);
     const run = node.run;
     if (!run) return Promise.reject(new Error(`task "${node.id}" has nothing to run`));
-    return Promise.resolve(run(context));
+    return Promise.resolve(run(createTaskContext(input, abort, env)));
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-function createTaskContext(input: RunnerInput, signal: AbortSignal, env: RunEnvironment): TaskContext {
+function createTaskContext(input: RunnerInput, abort: Abort, env: RunEnvironment): TaskContext {
   const { node, owner, index } = input;
   const id = node.id;
   const log = (level: LogLevel) => (message: string) => {
@@ -44,7 +111,9 @@ function createTaskContext(input: RunnerInput, signal: AbortSignal, env: RunEnvi
   };
   const context: TaskContext = {
     id,
-    signal,
+    get signal() {
+      return signalOf(abort);
+    },
     log: { info: log('info'), detail: log('detail'), debug: log('debug') },
     progress(fraction, message) {
       const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;

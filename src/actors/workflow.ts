@@ -1,7 +1,7 @@
-import { createActor, toPromise, type AnyActorRef } from 'xstate';
+import { toPromise, type AnyActorRef } from 'xstate';
 import type { GraphNode } from '../machines/graph.js';
-import { orchestratorMachine } from '../machines/orchestrator.js';
 import type { RunEnvironment } from './environment.js';
+import { createOrchestrator } from './orchestrate.js';
 
 /**
  * Runs a group's tasks as a nested orchestrator in the same actor system. The group holds one
@@ -17,13 +17,13 @@ export async function runGroup(
 ): Promise<void> {
   const scope = node.scope;
   if (!scope) throw new Error(`task "${node.id}" is not a group`);
-  const actor = createActor(orchestratorMachine, {
+  const actor = createOrchestrator({
     parent,
+    taskLogic: env.taskLogic,
     input: {
       scope,
       maxParallel: scope.maxParallel,
       failFast: scope.failFast,
-      taskLogic: env.taskLogic,
       now: env.now,
       report: env.report,
       cancelReason: () => (env.interrupted ? 'interrupted' : 'parent'),

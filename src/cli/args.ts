@@ -55,7 +55,18 @@ export function parseCommand(argv: readonly string[]): Command {
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    const message = error instanceof Error ? error.message : String(error);
+    // A value that starts with a dash reads as an option; say what the value should be.
+    const dashed = /^Option '(--[a-z-]+)[^']*' argument is ambiguous/.exec(message);
+    if (dashed) {
+      const option = dashed[1]!;
+      const value = argv[argv.indexOf(option) + 1] ?? '';
+      if (option === '--max-parallel') {
+        throw new UsageError(`--max-parallel must be a whole number >= 0 (0 = unlimited), got "${value}"`);
+      }
+      throw new UsageError(`${option} got "${value}", which reads as an option; write ${option}=${value} to pass it as the value`);
+    }
+    throw new UsageError(message.split('\n')[0] ?? message);
   }
   const { values, positionals } = parsed;
   if (values.help) return { name: 'help' };

@@ -51,7 +51,8 @@ export function compileWorkflow(definition: WorkflowDefinition): CompiledScope {
   return scope;
 }
 
-function checkLimits(
+/** Checks a `maxParallel` and a `failFast` value; also used for run options. */
+export function checkLimits(
   maxParallel: unknown,
   failFast: unknown,
   source: SourceLocation | undefined,
@@ -99,7 +100,8 @@ function compileScope(
   });
 
   tasks.forEach((task, index) => linkNode(task, index, scope, byId, where, issues));
-  if (issues.length === 0) issues.push(...findCycles(scope, tasks));
+  // Unknown and self prerequisites are left out of the edges, so cycles can still be named.
+  issues.push(...findCycles(scope, tasks));
   return scope;
 }
 
@@ -258,6 +260,7 @@ function issue(source: SourceLocation | undefined, field: string, message: strin
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
   if (value === undefined) return 'nothing';
   if (typeof value === 'function') return 'a function';
   return JSON.stringify(value) ?? String(value);

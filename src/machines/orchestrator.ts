@@ -1,23 +1,25 @@
-import { createActor, setup, type ActorRefFrom, type AnyActorRef, type DoneActorEvent } from 'xstate';
+import { setup, type ActorRefFrom, type DoneActorEvent } from 'xstate';
 import type { CancelReason, RunStatus, TaskchartEvent, TaskInfo } from '../types.js';
 import type { CompiledScope, GraphNode } from './graph.js';
-import type { TaskMachine, TaskOutcome } from './task.js';
+import type { TaskOutcome } from './task.js';
 
 /** Task states as the scheduler tracks them; small integers keep 100,000 tasks cheap. */
 const SCHEDULED = 0;
 const READY = 1;
-const RUNNING = 2;
-const DONE = 3;
-const FAILED = 4;
-const CANCELLED = 5;
+/** A for-each task whose producer runs: it takes items but has not started yet. */
+const OPEN = 2;
+const RUNNING = 3;
+/** A cancel was decided; the task machine has not reported back yet. */
+const ENDING = 4;
+const DONE = 5;
+const FAILED = 6;
+const CANCELLED = 7;
 
 export interface OrchestratorInput {
   scope: CompiledScope;
   /** Resolved limit; 0 = unlimited. */
   maxParallel: number;
   failFast: boolean;
-  /** The task machine with its `runner` actor provided. */
-  taskLogic: TaskMachine;
   now: () => number;
   /** Receives every lifecycle event, in order. */
   report: (event: TaskchartEvent) => void;
@@ -39,43 +41,59 @@ export interface OrchestratorOutput {
   error: string | undefined;
 }
 
-/** Mutable scheduling state, held by reference in the machine's context so events stay O(1). */
-interface Scheduler {
+/** A decision for the executor: start a task, or cancel one (it may never have started). */
+export type Command =
+  | { kind: 'start'; index: number; node: GraphNode }
+  | { kind: 'cancel'; index: number; node: GraphNode; reason: CancelReason; prerequisite: string | undefined };
+
+/**
+ * The scheduler's state, held by reference in the machine's context so that an event costs O(1)
+ * plus the edges it releases. Actions only change this data and queue commands; the executor
+ * (`src/actors/orchestrate.ts`) carries the commands out after each step.
+ */
+export interface Scheduler {
   input: OrchestratorInput;
   nodes: GraphNode[];
   state: number[];
   waiting: number[];
   queue: number[];
   head: number;
+  /** Tasks READY in the queue. */
+  ready: number;
+  /** Tasks started and not yet reported final (limit accounting). */
   running: number;
+  /** Cancels decided and not yet reported final. */
+  ending: number;
   limit: number;
   settled: number;
   failed: string[];
+  commands: Command[];
+  /** Tasks whose machine reported final since the executor last looked. */
+  released: number[];
   /** Set once fail-fast or a cancel stops new work. */
   stopping: CancelReason | undefined;
   interrupted: boolean;
   /** A cancel that arrived before `run.begin`. */
   cancelledEarly: CancelReason | undefined;
-  actors: Map<number, AnyActorRef>;
-  slotOf: Map<number, number>;
-  freeSlots: number[];
   instanceIds: Set<string>;
+  /** forEach index → its instances' indices. */
+  instances: Map<number, number[]>;
   /** forEach index → instances not yet final. */
   openInstances: Map<number, number>;
   instancesFailed: Set<number>;
   error: string | undefined;
 }
 
-interface Context {
+export interface Context {
   s: Scheduler;
 }
 
 /**
- * Schedules one scope (a workflow or a group). Tasks waiting for prerequisites are data; a task
- * becomes a task-machine actor in this system when it starts (or is cancelled), under a reused
- * slot id, and reports back with `xstate.done.actor.*`. Scheduling begins on `run.begin`, sent
- * right after the actor starts. The run reaches `finished` when every task is final, and reports a
- * stuck run instead of waiting forever.
+ * Schedules one scope (a workflow or a group). Tasks waiting for prerequisites are plain data;
+ * the executor turns `start` and `cancel` commands into task-machine actors, which report back
+ * with `xstate.done.actor.*`. Scheduling begins on `run.begin`, sent right after the actor
+ * starts. The run reaches `finished` when every task is final, and ends with an error naming
+ * the stuck tasks instead of waiting forever when nothing can move.
  */
 export const orchestratorMachine = setup({
   types: {
@@ -85,28 +103,27 @@ export const orchestratorMachine = setup({
     output: {} as OrchestratorOutput,
   },
   actions: {
-    begin: ({ context, self }) => begin(context.s, self),
-    settle: ({ context, event, self }) => {
+    begin: ({ context }) => begin(context.s),
+    settle: ({ context, event }) => {
       if (!event.type.startsWith('xstate.done.actor.')) return;
-      settle(context.s, (event as DoneActorEvent<TaskOutcome>).output, self);
-      startReady(context.s, self);
+      settle(context.s, (event as DoneActorEvent<TaskOutcome>).output);
+      queueStarts(context.s);
     },
-    produce: ({ context, event, self }) => {
+    produce: ({ context, event }) => {
       if (event.type !== 'task.produced') return;
-      produce(context.s, event.index, event.item, self);
-      startReady(context.s, self);
+      produce(context.s, event.index, event.item);
+      queueStarts(context.s);
     },
-    cancelAll: ({ context, event, self }) => {
+    cancelAll: ({ context, event }) => {
       if (event.type !== 'run.cancel') return;
       const s = context.s;
       const reason = event.reason ?? s.input.cancelReason();
       if (reason === 'interrupted') s.interrupted = true;
-      stopEverything(s, reason, self);
+      stopEverything(s, reason);
     },
     cancelEarly: ({ context, event }) => {
       if (event.type !== 'run.cancel') return;
-      const reason = event.reason ?? context.s.input.cancelReason();
-      context.s.cancelledEarly = reason;
+      context.s.cancelledEarly = event.reason ?? context.s.input.cancelReason();
     },
     detectStuck: ({ context }) => detectStuck(context.s),
   },
@@ -140,7 +157,8 @@ export const orchestratorMachine = setup({
   },
   output: ({ context }) => {
     const s = context.s;
-    const status: RunStatus = s.interrupted ? 'cancelled' : s.failed.length > 0 || s.error ? 'failed' : 'done';
+    const failed = s.failed.length > 0 || s.error !== undefined;
+    const status: RunStatus = s.interrupted ? 'cancelled' : failed ? 'failed' : 'done';
     return { status, failed: s.failed, error: s.error };
   },
 });
@@ -149,31 +167,35 @@ export type OrchestratorActor = ActorRefFrom<typeof orchestratorMachine>;
 
 function createScheduler(input: OrchestratorInput): Scheduler {
   const nodes = input.scope.nodes.slice();
+  const waiting = new Array<number>(nodes.length);
+  for (let index = 0; index < nodes.length; index++) waiting[index] = nodes[index]!.needs.length;
   return {
     input,
     nodes,
     state: new Array<number>(nodes.length).fill(SCHEDULED),
-    waiting: nodes.map((node) => node.needs.length),
+    waiting,
     queue: [],
     head: 0,
+    ready: 0,
     running: 0,
+    ending: 0,
     limit: input.maxParallel > 0 ? input.maxParallel : Infinity,
     settled: 0,
     failed: [],
+    commands: [],
+    released: [],
     stopping: undefined,
     interrupted: false,
     cancelledEarly: undefined,
-    actors: new Map(),
-    slotOf: new Map(),
-    freeSlots: [],
     instanceIds: new Set(),
+    instances: new Map(),
     openInstances: new Map(),
     instancesFailed: new Set(),
     error: undefined,
   };
 }
 
-function begin(s: Scheduler, self: AnyActorRef): void {
+function begin(s: Scheduler): void {
   const { input, nodes } = s;
   if (input.announce) {
     const tasks: TaskInfo[] = [];
@@ -182,13 +204,13 @@ function begin(s: Scheduler, self: AnyActorRef): void {
   }
   if (s.cancelledEarly !== undefined) {
     if (s.cancelledEarly === 'interrupted') s.interrupted = true;
-    stopEverything(s, s.cancelledEarly, self);
+    stopEverything(s, s.cancelledEarly);
     return;
   }
   for (let index = 0; index < nodes.length; index++) {
-    if (s.waiting[index] === 0) becomeReady(s, index, self);
+    if (s.waiting[index] === 0) becomeReady(s, index);
   }
-  startReady(s, self);
+  queueStarts(s);
 }
 
 /** Every task of a scope and its groups, depth first, in declaration order. */
@@ -207,28 +229,30 @@ function listTasks(scope: CompiledScope, parent: string | undefined, into: TaskI
   }
 }
 
-function becomeReady(s: Scheduler, index: number, self: AnyActorRef): void {
-  const node = s.nodes[index]!;
-  if (node.kind === 'forEach') {
-    settleForEach(s, index, self);
+function becomeReady(s: Scheduler, index: number): void {
+  if (s.nodes[index]!.kind === 'forEach') {
+    settleForEach(s, index);
     return;
   }
   if (s.state[index] !== SCHEDULED) return;
   s.state[index] = READY;
+  s.ready += 1;
   s.queue.push(index);
 }
 
-function startReady(s: Scheduler, self: AnyActorRef): void {
-  while (s.running < s.limit && s.head < s.queue.length && s.stopping === undefined) {
+/** Queues `start` commands for ready tasks, in queue order, up to the limit. */
+function queueStarts(s: Scheduler): void {
+  while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
     const index = s.queue[s.head++]!;
     if (s.state[index] !== READY) continue;
+    s.ready -= 1;
     s.state[index] = RUNNING;
     s.running += 1;
-    const actor = spawnTask(s, index, self);
     const node = s.nodes[index]!;
+    if (node.kind === 'instance') startForEach(s, node.producer);
     s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
     if (node.feeds) openForEachs(s, node);
-    actor.send({ type: 'start' });
+    s.commands.push({ kind: 'start', index, node });
   }
   if (s.head > 1024 && s.head * 2 > s.queue.length) {
     s.queue = s.queue.slice(s.head);
@@ -236,41 +260,27 @@ function startReady(s: Scheduler, self: AnyActorRef): void {
   }
 }
 
-function spawnTask(s: Scheduler, index: number, self: AnyActorRef): AnyActorRef {
-  const slot = s.freeSlots.pop() ?? s.slotOf.size;
-  const node = s.nodes[index]!;
-  const actor = createActor(s.input.taskLogic, {
-    parent: self,
-    id: `slot-${slot}`,
-    input: { index, id: node.id, description: node.description, node, owner: self, now: s.input.now },
-  });
-  s.slotOf.set(index, slot);
-  s.actors.set(index, actor);
-  actor.start();
-  return actor;
-}
-
-/** A producer started: its for-each tasks are running from now on, waiting for items. */
+/** A producer started: its for-each tasks take items from now on. */
 function openForEachs(s: Scheduler, producer: GraphNode): void {
   for (const index of producer.feeds ?? []) {
-    if (s.state[index] !== SCHEDULED) continue;
-    s.state[index] = RUNNING;
-    const node = s.nodes[index]!;
-    s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
+    if (s.state[index] === SCHEDULED) s.state[index] = OPEN;
   }
 }
 
-function settle(s: Scheduler, outcome: TaskOutcome, self: AnyActorRef): void {
+/** A for-each task starts with its first instance. */
+function startForEach(s: Scheduler, index: number): void {
+  if (s.state[index] !== OPEN) return;
+  s.state[index] = RUNNING;
+  const node = s.nodes[index]!;
+  s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
+}
+
+function settle(s: Scheduler, outcome: TaskOutcome): void {
   const { index } = outcome;
   const node = s.nodes[index]!;
-  const wasRunning = outcome.startedAt !== undefined;
-  if (wasRunning) s.running -= 1;
-  const slot = s.slotOf.get(index);
-  if (slot !== undefined) {
-    s.slotOf.delete(index);
-    s.freeSlots.push(slot);
-  }
-  s.actors.delete(index);
+  s.released.push(index);
+  if (s.state[index] === ENDING) s.ending -= 1;
+  if (outcome.startedAt !== undefined) s.running -= 1;
   const time = outcome.completedAt ?? s.input.now();
   if (outcome.status === 'done') {
     markFinal(s, index, DONE);
@@ -278,26 +288,25 @@ function settle(s: Scheduler, outcome: TaskOutcome, self: AnyActorRef): void {
   } else if (outcome.status === 'failed') {
     markFinal(s, index, FAILED);
     s.failed.push(node.id);
-    s.input.report({
-      type: 'task.failed',
-      time,
-      id: node.id,
-      status: 'failed',
-      error: outcome.error ?? { message: 'failed' },
-    });
+    const error = outcome.error ?? { message: 'failed' };
+    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error });
   } else {
     markFinal(s, index, CANCELLED);
-    const event: TaskchartEvent = {
-      type: 'task.cancelled',
-      time,
-      id: node.id,
-      status: 'cancelled',
-      reason: outcome.reason ?? 'interrupted',
-    };
-    if (outcome.prerequisite !== undefined) event.prerequisite = outcome.prerequisite;
-    s.input.report(event);
+    reportCancelled(s, node, time, outcome.reason ?? 'interrupted', outcome.prerequisite);
   }
-  afterFinal(s, index, self);
+  afterFinal(s, index);
+}
+
+function reportCancelled(
+  s: Scheduler,
+  node: GraphNode,
+  time: number,
+  reason: CancelReason,
+  prerequisite: string | undefined,
+): void {
+  const event: TaskchartEvent = { type: 'task.cancelled', time, id: node.id, status: 'cancelled', reason };
+  if (prerequisite !== undefined) event.prerequisite = prerequisite;
+  s.input.report(event);
 }
 
 function markFinal(s: Scheduler, index: number, state: number): void {
@@ -306,122 +315,83 @@ function markFinal(s: Scheduler, index: number, state: number): void {
 }
 
 /** Follow-ups once a task is final: release dependents or cancel them, close for-each tasks. */
-function afterFinal(s: Scheduler, index: number, self: AnyActorRef): void {
+function afterFinal(s: Scheduler, index: number): void {
   const node = s.nodes[index]!;
   const state = s.state[index]!;
-  if (node.kind === 'instance') instanceFinished(s, index, state, self);
-  if (node.feeds) for (const forEach of node.feeds) producerFinished(s, forEach, index, self);
+  if (node.kind === 'instance') instanceFinished(s, index, state);
+  if (node.feeds) for (const forEach of node.feeds) producerFinished(s, forEach, index);
   if (state === DONE) {
     for (const next of node.dependents) {
       s.waiting[next]! -= 1;
-      if (s.waiting[next] === 0) becomeReady(s, next, self);
+      if (s.waiting[next] === 0) becomeReady(s, next);
     }
     return;
   }
   if (state === FAILED && s.input.failFast && s.stopping === undefined) {
-    stopEverything(s, 'fail-fast', self);
+    stopEverything(s, 'fail-fast');
     return;
   }
-  cancelDependents(s, index, self);
+  cancelDependents(s, index);
 }
 
 /** Cancels, without running them, every task downstream of a failed or cancelled one. */
-function cancelDependents(s: Scheduler, root: number, self: AnyActorRef): void {
+function cancelDependents(s: Scheduler, root: number): void {
   const stack = [root];
   while (stack.length > 0) {
     const index = stack.pop()!;
     const prerequisite = s.nodes[index]!.id;
     for (const next of s.nodes[index]!.dependents) {
-      if (isFinalOrEnding(s, next)) continue;
-      if (s.nodes[next]!.kind === 'forEach') {
-        cancelForEach(s, next, 'prerequisite', prerequisite, self);
-      } else {
-        cancelTask(s, next, 'prerequisite', prerequisite, self);
-      }
+      if (s.state[next]! >= ENDING) continue;
+      cancel(s, next, 'prerequisite', prerequisite);
       stack.push(next);
     }
   }
 }
 
-/** Marks a task that will be final soon; its dependents are cancelled with it. */
-const ENDING = 6;
-
-function isFinalOrEnding(s: Scheduler, index: number): boolean {
-  const state = s.state[index]!;
-  return state >= DONE;
-}
-
 /**
- * Cancels one task through its machine: a running task's actor gets `cancel` (which aborts its
- * runner); a task that never started gets an actor that goes straight to `cancelled`.
+ * Cancels one task: a running task's machine gets `cancel` (which aborts its runner); a task that
+ * never started gets a machine that goes straight to `cancelled`. A for-each task has no machine
+ * of its own: it is the join of its instances, and its instances not yet started go with it.
  */
-function cancelTask(
-  s: Scheduler,
-  index: number,
-  reason: CancelReason,
-  prerequisite: string | undefined,
-  self: AnyActorRef,
-): void {
-  const event =
-    prerequisite === undefined
-      ? ({ type: 'cancel', reason } as const)
-      : ({ type: 'cancel', reason, prerequisite } as const);
-  const live = s.actors.get(index);
-  if (s.state[index] === RUNNING && live) {
-    live.send(event);
+function cancel(s: Scheduler, index: number, reason: CancelReason, prerequisite: string | undefined): void {
+  const node = s.nodes[index]!;
+  if (node.kind === 'forEach') {
+    markFinal(s, index, CANCELLED);
+    reportCancelled(s, node, s.input.now(), reason, prerequisite);
+    for (const instance of s.instances.get(index) ?? []) {
+      const state = s.state[instance]!;
+      if (state === SCHEDULED || state === READY) cancel(s, instance, reason, prerequisite);
+    }
     return;
   }
+  if (s.state[index] === READY) s.ready -= 1;
   s.state[index] = ENDING;
-  spawnTask(s, index, self).send(event);
+  s.ending += 1;
+  s.commands.push({ kind: 'cancel', index, node, reason, prerequisite });
 }
 
-/** A for-each task is the join of its instances; it ends without an actor of its own. */
-function cancelForEach(
-  s: Scheduler,
-  index: number,
-  reason: CancelReason,
-  prerequisite: string | undefined,
-  self: AnyActorRef,
-): void {
-  const node = s.nodes[index]!;
-  markFinal(s, index, CANCELLED);
-  const event: TaskchartEvent = { type: 'task.cancelled', time: s.input.now(), id: node.id, status: 'cancelled', reason };
-  if (prerequisite !== undefined) event.prerequisite = prerequisite;
-  s.input.report(event);
-  for (let other = 0; other < s.nodes.length; other++) {
-    const instance = s.nodes[other]!;
-    if (instance.kind !== 'instance' || instance.producer !== index) continue;
-    if (s.state[other] === SCHEDULED || s.state[other] === READY) {
-      cancelTask(s, other, reason, prerequisite, self);
-    }
-  }
-}
-
-function stopEverything(s: Scheduler, reason: CancelReason, self: AnyActorRef): void {
+function stopEverything(s: Scheduler, reason: CancelReason): void {
   if (s.stopping !== undefined) return;
   s.stopping = reason;
   for (let index = 0; index < s.nodes.length; index++) {
-    if (isFinalOrEnding(s, index)) continue;
-    if (s.nodes[index]!.kind === 'forEach') {
-      cancelForEach(s, index, reason, undefined, self);
-      continue;
-    }
-    cancelTask(s, index, reason, undefined, self);
+    if (s.state[index]! >= ENDING) continue;
+    cancel(s, index, reason, undefined);
   }
 }
 
 /** A producer announced an item: each of its for-each tasks gets an instance for it. */
-function produce(s: Scheduler, producerIndex: number, item: string, self: AnyActorRef): void {
-  const producer = s.nodes[producerIndex]!;
+function produce(s: Scheduler, producerIndex: number, item: string): void {
   if (s.state[producerIndex] !== RUNNING) return;
+  const producer = s.nodes[producerIndex]!;
   s.input.report({ type: 'task.file', time: s.input.now(), id: producer.id, status: 'running', path: item });
+  if (s.stopping !== undefined) return;
   for (const forEach of producer.feeds ?? []) {
-    if (s.state[forEach] !== RUNNING || s.stopping !== undefined) continue;
-    addInstance(s, forEach, item, self);
+    const state = s.state[forEach];
+    if (state === OPEN || state === RUNNING) addInstance(s, forEach, item);
   }
 }
 
-function addInstance(s: Scheduler, forEach: number, item: string, self: AnyActorRef): void {
+function addInstance(s: Scheduler, forEach: number, item: string): void {
   const owner = s.nodes[forEach]!;
   const id = `${owner.id}[${item}]`;
   if (s.instanceIds.has(id)) return;
@@ -443,66 +413,72 @@ function addInstance(s: Scheduler, forEach: number, item: string, self: AnyActor
   };
   s.nodes.push(node);
   s.state.push(SCHEDULED);
+  s.waiting.push(0);
+  s.instances.set(forEach, [...(s.instances.get(forEach) ?? []), index]);
   s.openInstances.set(forEach, (s.openInstances.get(forEach) ?? 0) + 1);
-  const info: TaskInfo = { id, description: node.description, kind: 'instance', needs: needs.map((n) => s.nodes[n]!.id), forEach: owner.id, item };
-  const parent = s.input.scope.prefix ? s.input.scope.prefix.slice(0, -1) : undefined;
-  if (parent !== undefined) info.parent = parent;
+  const info: TaskInfo = {
+    id,
+    description: node.description,
+    kind: 'instance',
+    needs: needs.map((need) => s.nodes[need]!.id),
+    forEach: owner.id,
+    item,
+  };
+  if (s.input.scope.prefix) info.parent = s.input.scope.prefix.slice(0, -1);
   s.input.report({ type: 'task.added', time: s.input.now(), id, status: 'scheduled', task: info });
 
   let waiting = 0;
   for (const need of needs) {
     const state = s.state[need]!;
     if (state === DONE) continue;
-    if (state === FAILED || state === CANCELLED) {
-      s.waiting.push(0);
-      cancelTask(s, index, 'prerequisite', s.nodes[need]!.id, self);
+    if (state === FAILED || state === CANCELLED || state === ENDING) {
+      cancel(s, index, 'prerequisite', s.nodes[need]!.id);
       return;
     }
     waiting += 1;
     s.nodes[need]!.dependents.push(index);
   }
-  s.waiting.push(waiting);
-  if (waiting === 0) becomeReady(s, index, self);
+  s.waiting[index] = waiting;
+  if (waiting === 0) becomeReady(s, index);
 }
 
-function instanceFinished(s: Scheduler, index: number, state: number, self: AnyActorRef): void {
+function instanceFinished(s: Scheduler, index: number, state: number): void {
   const forEach = s.nodes[index]!.producer;
   s.openInstances.set(forEach, (s.openInstances.get(forEach) ?? 1) - 1);
   if (state === FAILED) s.instancesFailed.add(forEach);
-  settleForEach(s, forEach, self);
+  settleForEach(s, forEach);
 }
 
-function producerFinished(s: Scheduler, forEach: number, producer: number, self: AnyActorRef): void {
-  if (s.state[producer] === DONE) return;
-  if (isFinalOrEnding(s, forEach)) return;
-  cancelForEach(s, forEach, 'prerequisite', s.nodes[producer]!.id, self);
-  cancelDependents(s, forEach, self);
+function producerFinished(s: Scheduler, forEach: number, producer: number): void {
+  if (s.state[producer] === DONE || s.state[forEach]! >= ENDING) return;
+  cancel(s, forEach, 'prerequisite', s.nodes[producer]!.id);
+  cancelDependents(s, forEach);
 }
 
 /** Ends a for-each task once its producer and prerequisites are done and every instance is final. */
-function settleForEach(s: Scheduler, index: number, self: AnyActorRef): void {
-  if (isFinalOrEnding(s, index)) return;
+function settleForEach(s: Scheduler, index: number): void {
+  if (s.state[index]! >= ENDING) return;
   if (s.waiting[index]! > 0 || (s.openInstances.get(index) ?? 0) > 0) return;
   const node = s.nodes[index]!;
   const time = s.input.now();
-  if (s.state[index] === SCHEDULED) {
+  if (s.state[index] !== RUNNING) {
     s.input.report({ type: 'task.started', time, id: node.id, status: 'running' });
   }
   if (s.instancesFailed.has(index)) {
     markFinal(s, index, FAILED);
     s.failed.push(node.id);
-    const message = 'one or more of its instances failed';
-    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error: { message } });
+    const error = { message: 'one or more of its instances failed' };
+    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error });
   } else {
     markFinal(s, index, DONE);
     s.input.report({ type: 'task.done', time, id: node.id, status: 'done' });
   }
-  afterFinal(s, index, self);
+  afterFinal(s, index);
 }
 
 function isStuck(s: Scheduler): boolean {
-  if (s.settled === s.nodes.length || s.running > 0 || s.actors.size > 0) return false;
-  return s.head >= s.queue.length || s.stopping !== undefined;
+  if (s.settled === s.nodes.length) return false;
+  return s.running === 0 && s.ending === 0 && s.commands.length === 0 && (s.ready === 0 || s.stopping !== undefined);
 }
 
 function detectStuck(s: Scheduler): void {

@@ -14,6 +14,8 @@ export interface TaskMachineInput {
   owner: AnyActorRef;
   /** Source of time for `startedAt` and `completedAt`. */
   now: () => number;
+  /** Start at once (`scheduled → running` in the first step) instead of waiting for `start`. */
+  startNow: boolean;
 }
 
 export interface TaskMachineContext extends TaskMachineInput {
@@ -72,13 +74,14 @@ export function describeError(error: unknown): TaskError {
 const stamp = (context: TaskMachineContext): number => context.now();
 
 /**
- * One task: `scheduled → running → done | failed | cancelled`. While `running` it invokes the
- * `runner` actor, which the engine provides (see `src/actors`); leaving `running` on `cancel`
- * stops the runner, which aborts its `AbortSignal`.
+ * One task: `scheduled → running → done | failed | cancelled`. It leaves `scheduled` on `start`,
+ * or at once when created with `startNow`. While `running` it invokes the `runner` actor, which
+ * the engine provides (see `src/actors`); leaving `running` on `cancel` stops the runner, which
+ * aborts its `AbortSignal`.
  *
  * @example
  * const logic = taskMachine.provide({ actors: { runner: fromPromise(async () => {}) } });
- * const task = createActor(logic, { input: { index: 0, id: 'a', description: 'a', now: Date.now } });
+ * const task = createActor(logic, { input: { index: 0, id: 'a', description: 'a', node, owner, now: Date.now, startNow: false } });
  * task.start();
  * task.send({ type: 'start' });
  */
@@ -117,6 +120,11 @@ export const taskMachine = setup({
   initial: 'scheduled',
   states: {
     scheduled: {
+      always: {
+        guard: ({ context }) => context.startNow,
+        target: 'running',
+        actions: assign({ startedAt: ({ context }) => stamp(context) }),
+      },
       on: {
         start: { target: 'running', actions: assign({ startedAt: ({ context }) => stamp(context) }) },
         cancel: { target: 'cancelled', actions: 'cancelWith' },

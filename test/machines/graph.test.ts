@@ -1,18 +1,18 @@
-import { createActor, fromPromise, toPromise, type InputFrom } from 'xstate';
+import { fromPromise, toPromise } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import {
+  createOrchestrator,
   createWorkflow,
-  orchestratorMachine,
   taskMachine,
   WorkflowValidationError,
   type TaskchartEvent,
   type TaskDefinition,
   type WorkflowDefinition,
   type WorkflowIssue,
+  type OrchestratorInput,
 } from '../../src/index.js';
 import { trace } from '../helpers.js';
 
-type OrchestratorInput = InputFrom<typeof orchestratorMachine>;
 type CompiledScope = OrchestratorInput['scope'];
 type GraphNode = CompiledScope['nodes'][number];
 
@@ -231,12 +231,12 @@ describe('orchestrator stuck-run guard', () => {
     });
     const events: TaskchartEvent[] = [];
     let time = 0;
-    const actor = createActor(orchestratorMachine, {
+    const actor = createOrchestrator({
+      taskLogic,
       input: {
         scope,
         maxParallel: 0,
         failFast: false,
-        taskLogic,
         now: () => ++time,
         report: (event) => events.push(event),
         cancelReason: () => 'interrupted',

@@ -1,0 +1,84 @@
+import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
+import {
+  orchestratorMachine,
+  type Command,
+  type OrchestratorActor,
+  type OrchestratorInput,
+  type Scheduler,
+} from '../machines/orchestrator.js';
+import type { TaskMachine } from '../machines/task.js';
+
+export interface OrchestratorOptions {
+  input: OrchestratorInput;
+  /** The task machine with the run's `runner` provided. */
+  taskLogic: TaskMachine;
+  /** Makes the orchestrator part of this actor's system (nested groups). */
+  parent?: AnyActorRef;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/**
+ * Creates an orchestrator actor and the executor of its decisions. After every step of the
+ * orchestrator, the executor creates the task actors it asked to start or cancel, in its actor
+ * system with the orchestrator as parent and a reused slot id, and frees the slots of tasks that
+ * reported back. Call `start()` and then send `run.begin`.
+ */
+export function createOrchestrator(options: OrchestratorOptions): OrchestratorActor {
+  const actor = createActor(orchestratorMachine, {
+    input: options.input,
+    ...(options.parent ? { parent: options.parent } : {}),
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+  const live = new Map<number, { ref: AnyActorRef; slot: number }>();
+  const freeSlots: number[] = [];
+  let nextSlot = 0;
+
+  const spawn = (command: Command, startNow: boolean): AnyActorRef => {
+    const slot = freeSlots.pop() ?? nextSlot++;
+    const { index, node } = command;
+    const ref = createActor(options.taskLogic, {
+      parent: actor,
+      id: `slot-${slot}`,
+      input: {
+        index,
+        id: node.id,
+        description: node.description,
+        node,
+        owner: actor,
+        now: options.input.now,
+        startNow,
+      },
+    });
+    live.set(index, { ref, slot });
+    ref.start();
+    return ref;
+  };
+
+  const execute = (s: Scheduler): void => {
+    for (const index of s.released) {
+      const task = live.get(index);
+      if (!task) continue;
+      live.delete(index);
+      freeSlots.push(task.slot);
+    }
+    s.released.length = 0;
+    // Commands may add commands (a task cancelled at once reports back), so drain by index.
+    for (let next = 0; next < s.commands.length; next++) {
+      const command = s.commands[next]!;
+      if (command.kind === 'start') {
+        spawn(command, true);
+        continue;
+      }
+      const event = { type: 'cancel' as const, reason: command.reason, ...(command.prerequisite === undefined ? {} : { prerequisite: command.prerequisite }) };
+      const ref = live.get(command.index)?.ref ?? spawn(command, false);
+      ref.send(event);
+    }
+    s.commands.length = 0;
+  };
+
+  actor.subscribe({
+    next: (snapshot) => execute(snapshot.context.s),
+    error: () => {},
+  });
+  return actor;
+}
