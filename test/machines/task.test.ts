@@ -28,6 +28,7 @@ function taskInput(now: () => number): TaskInput {
     },
     owner,
     now,
+    startNow: false,
   };
 }
 
@@ -38,7 +39,7 @@ function hundreds(): () => number {
 }
 
 /** The task machine with a runner the test settles, recording what the runner was given. */
-function controlledTask() {
+function controlledTask(startNow = false) {
   const settle = deferred<unknown>();
   const seen: { input?: RunnerInput; signal?: AbortSignal } = {};
   const logic = taskMachine.provide({
@@ -50,7 +51,7 @@ function controlledTask() {
       }),
     },
   });
-  const actor = createActor(logic, { input: taskInput(hundreds()) });
+  const actor = createActor(logic, { input: { ...taskInput(hundreds()), startNow } });
   const states: string[] = [];
   actor.subscribe((snapshot) => states.push(String(snapshot.value)));
   return { actor, settle, seen, states };
@@ -80,6 +81,28 @@ describe('taskMachine', () => {
       prerequisite: undefined,
     });
     expect(states).toEqual(['scheduled', 'running', 'done']);
+  });
+
+  it('enters running in its initial step when created with startNow', async () => {
+    const { actor, settle, seen } = controlledTask(true);
+    const output = toPromise(actor);
+    const visited: string[] = [];
+    const inspected = createActor(actor.logic, {
+      input: { ...taskInput(hundreds()), startNow: true },
+      inspect: (event) => {
+        if (event.type === '@xstate.microstep') visited.push(String(event.snapshot.value));
+      },
+    });
+    inspected.start();
+    expect(visited).toEqual(['running']);
+    expect(inspected.getSnapshot().value).toBe('running');
+    inspected.stop();
+
+    actor.start();
+    expect(actor.getSnapshot().value).toBe('running');
+    expect(seen.input).toMatchObject({ index: 4, node: { id: 'build' } });
+    settle.resolve(undefined);
+    expect(await output).toMatchObject({ status: 'done', startedAt: 100, completedAt: 200 });
   });
 
   it('goes running → failed and keeps the error message and exit code', async () => {
