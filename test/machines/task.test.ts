@@ -90,7 +90,7 @@ describe('taskMachine', () => {
     const inspected = createActor(actor.logic, {
       input: { ...taskInput(hundreds()), startNow: true },
       inspect: (event) => {
-        if (event.type === '@xstate.microstep') visited.push(String(event.snapshot.value));
+        if (event.type === '@xstate.microstep') visited.push(String((event.snapshot as { value?: unknown }).value));
       },
     });
     inspected.start();
