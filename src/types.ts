@@ -24,6 +24,10 @@ export interface TaskError {
   exitCode?: number;
   /** Name of the signal that killed a process, e.g. `SIGKILL`. */
   signal?: string;
+  /** Set when the task ran past its `timeout`. */
+  reason?: 'timeout';
+  /** With reason `timeout`: how long the attempt ran, in ms. */
+  elapsedMs?: number;
 }
 
 export type LogLevel = 'info' | 'detail' | 'debug';
@@ -70,6 +74,18 @@ export interface TaskDefinition {
   maxParallel?: number;
   /** Group only: the first failing child cancels the rest of the group. */
   failFast?: boolean;
+  /** An attempt that runs longer than this many ms is aborted and fails with reason `timeout`. */
+  timeout?: number;
+  /** How many more attempts a failed task gets. Default 0. */
+  retries?: number;
+  /** Wait before the first retry, in ms. Default 1000. */
+  retryDelay?: number;
+  /** Each further retry waits this many times longer. Default 2. */
+  retryBackoff?: number;
+  /** The longest wait between attempts, in ms. Default 30000. */
+  retryMaxDelay?: number;
+  /** Up to this fraction of each wait is random (0 to 1), so retries spread out. Default 0. */
+  retryJitter?: number;
   /** Where the task was defined, for error messages. */
   source?: SourceLocation;
 }
@@ -127,6 +143,16 @@ export type TaskLogEvent = EventBase & {
   stream?: 'stdout' | 'stderr';
   line: string;
 };
+export type TaskRetryingEvent = EventBase & {
+  type: 'task.retrying';
+  id: string;
+  status: 'running';
+  /** The attempt that failed, counting from 1. */
+  attempt: number;
+  error: TaskError;
+  /** How long until the next attempt starts. */
+  delayMs: number;
+};
 export type TaskDoneEvent = EventBase & { type: 'task.done'; id: string; status: 'done' };
 export type TaskFailedEvent = EventBase & { type: 'task.failed'; id: string; status: 'failed'; error: TaskError };
 export type TaskCancelledEvent = EventBase & {
@@ -151,6 +177,7 @@ export type TaskchartEvent =
   | TaskProgressEvent
   | TaskFileEvent
   | TaskLogEvent
+  | TaskRetryingEvent
   | TaskDoneEvent
   | TaskFailedEvent
   | TaskCancelledEvent
@@ -164,6 +191,8 @@ interface TaskResultBase {
   description: string;
   startedAt?: number;
   completedAt?: number;
+  /** How many attempts ran, when more than one did. */
+  attempts?: number;
 }
 
 /** A task's state; `error` only when failed, `reason` only when cancelled. */
