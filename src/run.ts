@@ -135,6 +135,8 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
 
   const env: RunEnvironment = {
     now: () => clock.now(),
+    clock,
+    graceMs,
     report,
     inflight: new Set(),
     interrupted: false,
@@ -155,6 +157,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       cancelReason: () => 'interrupted',
       announce: true,
     },
+    clock,
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
 

@@ -57,6 +57,11 @@ export function createStatusTable(): StatusTable {
         settle(id, { id, description, status: 'running', startedAt: event.time });
         return;
       }
+      case 'task.retrying': {
+        const prior = base(event.id);
+        settle(event.id, { ...timing(prior), status: 'running', attempts: event.attempt + 1 });
+        return;
+      }
       case 'task.done': {
         const prior = base(event.id);
         settle(event.id, { ...timing(prior), status: 'done', completedAt: event.time });
@@ -108,11 +113,11 @@ export function createStatusTable(): StatusTable {
   };
 }
 
-function timing(prior: TaskResult): { id: string; description: string; startedAt?: number } {
-  const kept: { id: string; description: string; startedAt?: number } = {
-    id: prior.id,
-    description: prior.description,
-  };
+type Kept = { id: string; description: string; startedAt?: number; attempts?: number };
+
+function timing(prior: TaskResult): Kept {
+  const kept: Kept = { id: prior.id, description: prior.description };
   if (prior.startedAt !== undefined) kept.startedAt = prior.startedAt;
+  if (prior.attempts !== undefined) kept.attempts = prior.attempts;
   return kept;
 }

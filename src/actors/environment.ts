@@ -1,9 +1,13 @@
 import type { TaskMachine } from '../machines/task.js';
-import type { TaskchartEvent } from '../types.js';
+import type { Clock, TaskchartEvent } from '../types.js';
 
 /** What every scope of one run shares: time, the event stream and the work still in flight. */
 export interface RunEnvironment {
   now: () => number;
+  /** Timers for timeouts and retries. */
+  clock: Clock;
+  /** How long an aborted runner may take to settle before it is given up on, in ms. */
+  graceMs: number;
   report: (event: TaskchartEvent) => void;
   /** Runner promises not yet settled; the run waits for them (within the grace period). */
   inflight: Set<Promise<unknown>>;

@@ -7,6 +7,7 @@ import {
   type Scheduler,
 } from '../machines/orchestrator.js';
 import type { TaskMachine } from '../machines/task.js';
+import type { Clock } from '../types.js';
 
 export interface OrchestratorOptions {
   input: OrchestratorInput;
@@ -15,6 +16,8 @@ export interface OrchestratorOptions {
   /** Makes the orchestrator part of this actor's system (nested groups). */
   parent?: AnyActorRef;
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Timers of the actor system (retry delays); root orchestrators only. */
+  clock?: Clock;
 }
 
 /**
@@ -28,6 +31,7 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
     input: options.input,
     ...(options.parent ? { parent: options.parent } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(options.clock ? { clock: options.clock as never } : {}),
   });
   const live = new Map<number, { ref: AnyActorRef; slot: number }>();
   const freeSlots: number[] = [];
@@ -47,6 +51,7 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
         owner: actor,
         now: options.input.now,
         startNow,
+        random: Math.random,
       },
     });
     live.set(index, { ref, slot });

@@ -1,6 +1,7 @@
 import type { ActorLogic, AnyActorRef, EventObject, Snapshot } from 'xstate';
 import type { RunnerInput } from '../machines/task.js';
 import type { LogLevel, TaskContext } from '../types.js';
+import { formatDurationMs } from '../duration.js';
 import type { RunEnvironment } from './environment.js';
 import { runGroup } from './workflow.js';
 
@@ -9,6 +10,8 @@ interface Abort {
   controller: AbortController | undefined;
   stopped: boolean;
   work: Promise<unknown> | undefined;
+  /** Clears the timeout's timers. */
+  clear: (() => void) | undefined;
 }
 
 type RunnerSnapshot = Snapshot<unknown> & { input: RunnerInput | undefined; abort: Abort };
@@ -57,7 +60,7 @@ export function createRunnerLogic(
       output: undefined,
       error: undefined,
       input,
-      abort: { controller: undefined, stopped: false, work: undefined },
+      abort: { controller: undefined, stopped: false, work: undefined, clear: undefined },
     }),
     getPersistedSnapshot: (snapshot) => ({ ...snapshot, abort: undefined }),
   };
@@ -71,6 +74,7 @@ function settle(self: AnyActorRef, event: RunnerEvent): void {
 /** The task left `running`: abort its signal, and keep its work in flight until it settles. */
 function stop(abort: Abort, env: RunEnvironment): void {
   abort.stopped = true;
+  abort.clear?.();
   abort.controller?.abort(new DOMException('The task was cancelled.', 'AbortError'));
   const work = abort.work;
   if (!work) return;
@@ -89,7 +93,60 @@ function signalOf(abort: Abort): AbortSignal {
   return abort.controller.signal;
 }
 
+/** Why a task failed when it ran past its `timeout`. */
+export class TaskTimeoutError extends Error {
+  readonly reason = 'timeout';
+  readonly elapsedMs: number;
+
+  constructor(elapsedMs: number) {
+    super(`timed out after ${formatDurationMs(elapsedMs)}`);
+    this.name = 'TaskTimeoutError';
+    this.elapsedMs = elapsedMs;
+  }
+}
+
 function begin(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvironment): Promise<unknown> {
+  const work = call(input, abort, self, env);
+  const timeout = input.node.timeout;
+  return timeout === undefined ? work : withTimeout(work, timeout, abort, env);
+}
+
+/**
+ * Races the work against its timeout. When it expires, the signal aborts (a shell task's process
+ * group is terminated) and the attempt fails once the work settles, or after the grace period
+ * if it ignores the signal.
+ */
+function withTimeout(work: Promise<unknown>, timeout: number, abort: Abort, env: RunEnvironment) {
+  const { clock } = env;
+  const started = env.now();
+  return new Promise<unknown>((resolve, reject) => {
+    let expired: TaskTimeoutError | undefined;
+    let fallback: unknown;
+    const timer = clock.setTimeout(() => {
+      expired = new TaskTimeoutError(env.now() - started);
+      signalOf(abort);
+      abort.controller?.abort(expired);
+      fallback = clock.setTimeout(() => reject(expired), env.graceMs + 1000);
+    }, timeout);
+    abort.clear = () => {
+      clock.clearTimeout(timer);
+      if (fallback !== undefined) clock.clearTimeout(fallback);
+    };
+    work.then(
+      (value) => {
+        abort.clear?.();
+        if (expired) reject(expired);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        abort.clear?.();
+        reject(expired ?? error);
+      },
+    );
+  });
+}
+
+function call(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvironment): Promise<unknown> {
   const { node } = input;
   try {
     if (node.kind === 'group') return runGroup(node, env, signalOf(abort), self);

@@ -125,6 +125,12 @@ export function createLogFiles(dir: string): Sink {
       case 'task.file':
         append(id, 'INFO', `FILE: ${event.path}`);
         return false;
+      case 'task.retrying': {
+        const exit = formatExit(event.error);
+        const why = `${event.error.message}${exit ? ` (${exit})` : ''}`;
+        append(id, 'ERROR', `RETRY: attempt ${event.attempt} failed: ${why}; next in ${event.delayMs}ms`);
+        return false;
+      }
       case 'task.done':
         append(id, 'INFO', 'DONE');
         return true;

@@ -13,6 +13,10 @@ export interface TaskSummary {
   error?: string;
   exitCode?: number;
   signal?: string;
+  /** `timeout` when the task ran past its timeout. */
+  failure?: 'timeout';
+  /** How many attempts ran, when the task was retried. */
+  attempts?: number;
   startedAt?: number;
   completedAt?: number;
 }
@@ -50,7 +54,9 @@ export function summarize(table: StatusTable, lastTime?: number): RunSummary {
       task.error = result.error.message;
       if (result.error.exitCode !== undefined) task.exitCode = result.error.exitCode;
       if (result.error.signal !== undefined) task.signal = result.error.signal;
+      if (result.error.reason !== undefined) task.failure = result.error.reason;
     }
+    if (result.attempts !== undefined) task.attempts = result.attempts;
     if (result.startedAt !== undefined) task.startedAt = result.startedAt;
     if (result.completedAt !== undefined) task.completedAt = result.completedAt;
     summary.tasks[id] = task;

@@ -191,6 +191,14 @@ export function createTerminal(options: TerminalOptions): Sink {
         for (const line of splitLines(event.line)) print(`${paint('dim', `${id} |`)} ${line}`);
         return;
       }
+      case 'task.retrying': {
+        const wait = formatDuration(event.delayMs);
+        const why = `${event.error.message}${formatExit(event.error) ? ` (${formatExit(event.error)})` : ''}`;
+        const task = running.get(id);
+        if (task) task.message = `retry ${event.attempt + 1} in ${wait}`;
+        print(`${paint('yellow', '↻')} ${id}: attempt ${event.attempt} failed: ${why}; retrying in ${wait}`);
+        return;
+      }
       case 'task.done': {
         const started = running.get(id)?.startedAt;
         running.delete(id);

@@ -3,6 +3,15 @@ import type { SourceLocation, TaskDefinition, TaskRunner, WorkflowDefinition } f
 
 export type NodeKind = 'task' | 'group' | 'forEach' | 'instance';
 
+/** How a failed task is tried again; all times in ms. */
+export interface RetryPolicy {
+  retries: number;
+  delay: number;
+  backoff: number;
+  maxDelay: number;
+  jitter: number;
+}
+
 /** One task of a scope, addressed by its index; edges are indices in declaration order. */
 export interface GraphNode {
   /** Qualified id: `group/child`, `forEach[item]`. */
@@ -20,6 +29,9 @@ export interface GraphNode {
   scope: CompiledScope | undefined;
   /** Instance: the item it was created for. */
   item: string | undefined;
+  /** An attempt running longer than this many ms fails with reason `timeout`. */
+  timeout: number | undefined;
+  retry: RetryPolicy | undefined;
   source: SourceLocation | undefined;
 }
 
@@ -125,8 +137,12 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
     feeds: undefined,
     scope: undefined,
     item: undefined,
+    timeout: undefined,
+    retry: undefined,
     source: at,
   };
+  node.timeout = checkNumber(task.timeout, `${id}.timeout`, 'a number of ms > 0', (n) => n > 0, at, issues);
+  node.retry = compileRetry(task, id, isGroup, issues);
   if (isGroup && task.run !== undefined) {
     issues.push(issue(at, id, 'a task has either "run" or "tasks", not both'));
   }
@@ -205,6 +221,48 @@ function linkForEach(
   node.producer = producer;
   target.feeds = [...(target.feeds ?? []), index];
   if (!node.needs.includes(producer)) node.needs.push(producer);
+}
+
+function checkNumber(
+  value: unknown,
+  field: string,
+  expected: string,
+  valid: (value: number) => boolean,
+  source: SourceLocation | undefined,
+  issues: WorkflowIssue[],
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value) && valid(value)) return value;
+  issues.push(issue(source, field, `must be ${expected}, got ${show(value)}`));
+  return undefined;
+}
+
+function compileRetry(
+  task: TaskDefinition,
+  id: string,
+  isGroup: boolean,
+  issues: WorkflowIssue[],
+): RetryPolicy | undefined {
+  const at = task.source;
+  const fields = [task.retries, task.retryDelay, task.retryBackoff, task.retryMaxDelay, task.retryJitter];
+  if (fields.every((value) => value === undefined)) return undefined;
+  if (isGroup) {
+    issues.push(issue(at, `${id}.retries`, 'a group cannot be retried; give its tasks retries instead'));
+    return undefined;
+  }
+  const whole = (n: number) => Number.isInteger(n) && n >= 0;
+  const retries = checkNumber(task.retries, `${id}.retries`, 'a whole number >= 0', whole, at, issues);
+  const delay = checkNumber(task.retryDelay, `${id}.retryDelay`, 'a number of ms >= 0', (n) => n >= 0, at, issues);
+  const backoff = checkNumber(task.retryBackoff, `${id}.retryBackoff`, 'a number >= 1', (n) => n >= 1, at, issues);
+  const maxDelay = checkNumber(task.retryMaxDelay, `${id}.retryMaxDelay`, 'a number of ms >= 0', (n) => n >= 0, at, issues);
+  const jitter = checkNumber(task.retryJitter, `${id}.retryJitter`, 'a number from 0 to 1', (n) => n >= 0 && n <= 1, at, issues);
+  return {
+    retries: retries ?? 0,
+    delay: delay ?? 1000,
+    backoff: backoff ?? 2,
+    maxDelay: maxDelay ?? 30_000,
+    jitter: jitter ?? 0,
+  };
 }
 
 /** Kahn's algorithm; the tasks left over lie on or behind a cycle, and each cycle is named. */

@@ -1,7 +1,7 @@
 import { setup, type ActorRefFrom, type DoneActorEvent } from 'xstate';
 import type { CancelReason, RunStatus, TaskchartEvent, TaskInfo } from '../types.js';
 import type { CompiledScope, GraphNode } from './graph.js';
-import type { TaskOutcome } from './task.js';
+import type { TaskOutcome, TaskRetryingMessage } from './task.js';
 
 /** Task states as the scheduler tracks them; small integers keep 100,000 tasks cheap. */
 const SCHEDULED = 0;
@@ -99,7 +99,7 @@ export const orchestratorMachine = setup({
   types: {
     input: {} as OrchestratorInput,
     context: {} as Context,
-    events: {} as OrchestratorEvent | DoneActorEvent<TaskOutcome>,
+    events: {} as OrchestratorEvent | TaskRetryingMessage | DoneActorEvent<TaskOutcome>,
     output: {} as OrchestratorOutput,
   },
   actions: {
@@ -113,6 +113,13 @@ export const orchestratorMachine = setup({
       if (event.type !== 'task.produced') return;
       produce(context.s, event.index, event.item);
       queueStarts(context.s);
+    },
+    retrying: ({ context, event }) => {
+      if (event.type !== 'task.retrying') return;
+      const { s } = context;
+      const id = s.nodes[event.index]!.id;
+      const { attempt, error, delayMs } = event;
+      s.input.report({ type: 'task.retrying', time: s.input.now(), id, status: 'running', attempt, error, delayMs });
     },
     cancelAll: ({ context, event }) => {
       if (event.type !== 'run.cancel') return;
@@ -146,6 +153,7 @@ export const orchestratorMachine = setup({
       on: {
         'xstate.done.actor.*': { actions: 'settle' },
         'task.produced': { actions: 'produce' },
+        'task.retrying': { actions: 'retrying' },
         'run.cancel': { actions: 'cancelAll' },
       },
       always: [
@@ -409,6 +417,8 @@ function addInstance(s: Scheduler, forEach: number, item: string): void {
     feeds: undefined,
     scope: undefined,
     item,
+    timeout: owner.timeout,
+    retry: owner.retry,
     source: owner.source,
   };
   s.nodes.push(node);

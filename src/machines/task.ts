@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup, type AnyActorRef } from 'xstate';
+import { assign, fromPromise, sendParent, setup, type AnyActorRef } from 'xstate';
 import type { CancelReason, FinalTaskStatus, TaskError } from '../types.js';
 import type { GraphNode } from './graph.js';
 
@@ -16,9 +16,15 @@ export interface TaskMachineInput {
   now: () => number;
   /** Start at once (`scheduled → running` in the first step) instead of waiting for `start`. */
   startNow: boolean;
+  /** Source of randomness for retry jitter, a number in [0, 1). */
+  random: () => number;
 }
 
 export interface TaskMachineContext extends TaskMachineInput {
+  /** The attempt running or last run, counting from 1. */
+  attempt: number;
+  /** How long the task waits before its next attempt. */
+  retryDelayMs: number;
   startedAt: number | undefined;
   completedAt: number | undefined;
   error: TaskError | undefined;
@@ -40,6 +46,16 @@ export interface TaskOutcome {
   error: TaskError | undefined;
   reason: CancelReason | undefined;
   prerequisite: string | undefined;
+  attempts: number;
+}
+
+/** What a task tells its orchestrator when a failed attempt will be retried. */
+export interface TaskRetryingMessage {
+  type: 'task.retrying';
+  index: number;
+  attempt: number;
+  error: TaskError;
+  delayMs: number;
 }
 
 /** What the `runner` actor receives: which task to run. */
@@ -56,9 +72,11 @@ export interface RunnerInput {
 export function describeError(error: unknown): TaskError {
   if (error instanceof Error) {
     const described: TaskError = { message: error.message || error.name };
-    const { exitCode, signal } = error as { exitCode?: unknown; signal?: unknown };
+    const { exitCode, signal, reason, elapsedMs } = error as unknown as Record<string, unknown>;
     if (typeof exitCode === 'number') described.exitCode = exitCode;
     if (typeof signal === 'string') described.signal = signal;
+    if (reason === 'timeout') described.reason = 'timeout';
+    if (typeof elapsedMs === 'number') described.elapsedMs = elapsedMs;
     return described;
   }
   if (typeof error === 'string') return { message: error };
@@ -73,15 +91,24 @@ export function describeError(error: unknown): TaskError {
 
 const stamp = (context: TaskMachineContext): number => context.now();
 
+/** The wait before the attempt after `attempt`: exponential, capped, minus up to `jitter` of it. */
+function retryDelay(context: TaskMachineContext): number {
+  const policy = context.node.retry;
+  if (!policy) return 0;
+  const base = Math.min(policy.maxDelay, policy.delay * policy.backoff ** (context.attempt - 1));
+  return Math.round(base * (1 - policy.jitter * context.random()));
+}
+
 /**
  * One task: `scheduled → running → done | failed | cancelled`. It leaves `scheduled` on `start`,
  * or at once when created with `startNow`. While `running` it invokes the `runner` actor, which
  * the engine provides (see `src/actors`); leaving `running` on `cancel` stops the runner, which
- * aborts its `AbortSignal`.
+ * aborts its `AbortSignal`. A failed attempt with retries left waits in `retrying` (exponential
+ * backoff, capped, with jitter) and runs again; the orchestrator hears of it with `task.retrying`.
  *
  * @example
  * const logic = taskMachine.provide({ actors: { runner: fromPromise(async () => {}) } });
- * const task = createActor(logic, { input: { index: 0, id: 'a', description: 'a', node, owner, now: Date.now, startNow: false } });
+ * const task = createActor(logic, { input: { index: 0, id: 'a', description: 'a', node, owner, now: Date.now, startNow: false, random: Math.random } });
  * task.start();
  * task.send({ type: 'start' });
  */
@@ -97,6 +124,13 @@ export const taskMachine = setup({
       throw new Error('taskMachine needs a "runner" actor; provide one with taskMachine.provide');
     }),
   },
+  delays: {
+    retryDelay: ({ context }) => context.retryDelayMs,
+  },
+  guards: {
+    startNow: ({ context }) => context.startNow,
+    canRetry: ({ context }) => context.attempt <= (context.node.retry?.retries ?? 0),
+  },
   actions: {
     cancelWith: assign(({ context, event }) => {
       if (event.type !== 'cancel') return {};
@@ -111,6 +145,8 @@ export const taskMachine = setup({
   id: 'task',
   context: ({ input }) => ({
     ...input,
+    attempt: 1,
+    retryDelayMs: 0,
     startedAt: undefined,
     completedAt: undefined,
     error: undefined,
@@ -121,7 +157,7 @@ export const taskMachine = setup({
   states: {
     scheduled: {
       always: {
-        guard: ({ context }) => context.startNow,
+        guard: 'startNow',
         target: 'running',
         actions: assign({ startedAt: ({ context }) => stamp(context) }),
       },
@@ -135,12 +171,38 @@ export const taskMachine = setup({
         src: 'runner',
         input: ({ context }) => ({ index: context.index, node: context.node, owner: context.owner }),
         onDone: { target: 'done', actions: assign({ completedAt: ({ context }) => stamp(context) }) },
-        onError: {
-          target: 'failed',
-          actions: assign({
-            error: ({ event }) => describeError(event.error),
-            completedAt: ({ context }) => stamp(context),
-          }),
+        onError: [
+          {
+            guard: 'canRetry',
+            target: 'retrying',
+            actions: [
+              assign({ error: ({ event }) => describeError(event.error) }),
+              assign({ retryDelayMs: ({ context }) => retryDelay(context) }),
+              sendParent(({ context }): TaskRetryingMessage => ({
+                type: 'task.retrying',
+                index: context.index,
+                attempt: context.attempt,
+                error: context.error ?? { message: 'failed' },
+                delayMs: context.retryDelayMs,
+              })),
+            ],
+          },
+          {
+            target: 'failed',
+            actions: assign({
+              error: ({ event }) => describeError(event.error),
+              completedAt: ({ context }) => stamp(context),
+            }),
+          },
+        ],
+      },
+      on: { cancel: { target: 'cancelled', actions: 'cancelWith' } },
+    },
+    retrying: {
+      after: {
+        retryDelay: {
+          target: 'running',
+          actions: assign({ attempt: ({ context }) => context.attempt + 1, error: undefined }),
         },
       },
       on: { cancel: { target: 'cancelled', actions: 'cancelWith' } },
@@ -158,6 +220,7 @@ export const taskMachine = setup({
     error: context.error,
     reason: context.reason,
     prerequisite: context.prerequisite,
+    attempts: context.attempt,
   }),
 });
 
