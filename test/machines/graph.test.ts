@@ -208,6 +208,8 @@ describe('orchestrator stuck-run guard', () => {
       feeds: undefined,
       scope: undefined,
       item: undefined,
+      timeout: undefined,
+      retry: undefined,
       source: undefined,
     };
   }

@@ -24,11 +24,14 @@ function taskInput(now: () => number): TaskInput {
       feeds: undefined,
       scope: undefined,
       item: undefined,
+      timeout: undefined,
+      retry: undefined,
       source: undefined,
     },
     owner,
     now,
     startNow: false,
+    random: () => 0,
   };
 }
 
