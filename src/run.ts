@@ -201,7 +201,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       set.add(added);
       return () => set.delete(added);
     },
-    status: (id) => table.results()[id],
+    status: (id) => table.get(id),
     statuses: () => table.results(),
     listing: () => table.listing(),
     cancel() {

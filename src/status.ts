@@ -1,8 +1,17 @@
-import type { RunStatus, TaskchartEvent, TaskResult } from './types.js';
+import type {
+  CancelReason,
+  RunStatus,
+  TaskchartEvent,
+  TaskError,
+  TaskResult,
+  TaskStatus,
+} from './types.js';
 
 /** Every task's state, rebuilt from the event stream alone. */
 export interface StatusTable {
   apply(event: TaskchartEvent): void;
+  /** One task's state, or `undefined` for an id never announced. */
+  get(id: string): TaskResult | undefined;
   /** Every task by id, in the order it was announced. */
   results(): Record<string, TaskResult>;
   runStatus(): RunStatus | undefined;
@@ -11,6 +20,19 @@ export interface StatusTable {
   completedAt(): number | undefined;
   /** One line per task: `id: description [status]`. */
   listing(): string;
+}
+
+/** What the table keeps of a task; updated in place, so an event allocates nothing. */
+interface Row {
+  id: string;
+  description: string;
+  status: TaskStatus;
+  startedAt: number | undefined;
+  completedAt: number | undefined;
+  attempts: number | undefined;
+  error: TaskError | undefined;
+  reason: CancelReason | undefined;
+  prerequisite: string | undefined;
 }
 
 /**
@@ -23,70 +45,66 @@ export interface StatusTable {
  * console.log(table.listing());
  */
 export function createStatusTable(): StatusTable {
-  const tasks = new Map<string, TaskResult>();
+  const rows = new Map<string, Row>();
   let status: RunStatus | undefined;
   let error: string | undefined;
   let started: number | undefined;
   let completed: number | undefined;
 
-  const base = (id: string): TaskResult => {
-    const known = tasks.get(id);
-    if (known) return known;
-    const added: TaskResult = { id, description: id, status: 'scheduled' };
-    tasks.set(id, added);
-    return added;
+  const add = (id: string, description: string): Row => {
+    const row: Row = {
+      id,
+      description,
+      status: 'scheduled',
+      startedAt: undefined,
+      completedAt: undefined,
+      attempts: undefined,
+      error: undefined,
+      reason: undefined,
+      prerequisite: undefined,
+    };
+    rows.set(id, row);
+    return row;
   };
-
-  const settle = (id: string, next: TaskResult): void => {
-    tasks.set(id, next);
-  };
+  const row = (id: string): Row => rows.get(id) ?? add(id, id);
 
   const apply = (event: TaskchartEvent): void => {
     switch (event.type) {
       case 'run.started':
         started = event.time;
-        for (const info of event.tasks) {
-          tasks.set(info.id, { id: info.id, description: info.description, status: 'scheduled' });
-        }
+        for (const info of event.tasks) add(info.id, info.description);
         return;
       case 'task.added':
-        tasks.set(event.id, { id: event.id, description: event.task.description, status: 'scheduled' });
+        add(event.id, event.task.description);
         return;
       case 'task.started': {
-        const { id, description } = base(event.id);
-        settle(id, { id, description, status: 'running', startedAt: event.time });
+        const task = row(event.id);
+        task.status = 'running';
+        task.startedAt = event.time;
         return;
       }
-      case 'task.retrying': {
-        const prior = base(event.id);
-        settle(event.id, { ...timing(prior), status: 'running', attempts: event.attempt + 1 });
+      case 'task.retrying':
+        row(event.id).attempts = event.attempt + 1;
         return;
-      }
       case 'task.done': {
-        const prior = base(event.id);
-        settle(event.id, { ...timing(prior), status: 'done', completedAt: event.time });
+        const task = row(event.id);
+        task.status = 'done';
+        task.completedAt = event.time;
         return;
       }
       case 'task.failed': {
-        const prior = base(event.id);
-        settle(event.id, {
-          ...timing(prior),
-          status: 'failed',
-          error: event.error,
-          completedAt: event.time,
-        });
+        const task = row(event.id);
+        task.status = 'failed';
+        task.error = event.error;
+        task.completedAt = event.time;
         return;
       }
       case 'task.cancelled': {
-        const prior = base(event.id);
-        const cancelled: TaskResult = {
-          ...timing(prior),
-          status: 'cancelled',
-          reason: event.reason,
-          completedAt: event.time,
-        };
-        if (event.prerequisite !== undefined) cancelled.prerequisite = event.prerequisite;
-        settle(event.id, cancelled);
+        const task = row(event.id);
+        task.status = 'cancelled';
+        task.reason = event.reason;
+        task.prerequisite = event.prerequisite;
+        task.completedAt = event.time;
         return;
       }
       case 'run.done':
@@ -101,23 +119,38 @@ export function createStatusTable(): StatusTable {
 
   return {
     apply,
-    results: () => Object.fromEntries(tasks),
+    get: (id) => {
+      const task = rows.get(id);
+      return task && toResult(task);
+    },
+    results: () => {
+      const results: Record<string, TaskResult> = {};
+      for (const [id, task] of rows) results[id] = toResult(task);
+      return results;
+    },
     runStatus: () => status,
     runError: () => error,
     startedAt: () => started,
     completedAt: () => completed,
     listing: () =>
-      Array.from(tasks.values(), (task) => `${task.id}: ${task.description} [${task.status}]`).join(
-        '\n',
-      ),
+      Array.from(rows.values(), (task) => `${task.id}: ${task.description} [${task.status}]`).join('\n'),
   };
 }
 
-type Kept = { id: string; description: string; startedAt?: number; attempts?: number };
-
-function timing(prior: TaskResult): Kept {
-  const kept: Kept = { id: prior.id, description: prior.description };
-  if (prior.startedAt !== undefined) kept.startedAt = prior.startedAt;
-  if (prior.attempts !== undefined) kept.attempts = prior.attempts;
-  return kept;
+/** A row as a result: `error` only when failed, `reason` only when cancelled. */
+function toResult(task: Row): TaskResult {
+  const { id, description, status } = task;
+  let result: TaskResult;
+  if (status === 'failed') {
+    result = { id, description, status, error: task.error ?? { message: 'failed' } };
+  } else if (status === 'cancelled') {
+    result = { id, description, status, reason: task.reason ?? 'interrupted' };
+    if (task.prerequisite !== undefined) result.prerequisite = task.prerequisite;
+  } else {
+    result = { id, description, status };
+  }
+  if (task.startedAt !== undefined) result.startedAt = task.startedAt;
+  if (task.completedAt !== undefined) result.completedAt = task.completedAt;
+  if (task.attempts !== undefined) result.attempts = task.attempts;
+  return result;
 }

@@ -159,31 +159,60 @@ function call(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvir
 }
 
 function createTaskContext(input: RunnerInput, abort: Abort, env: RunEnvironment): TaskContext {
-  const { node, owner, index } = input;
-  const id = node.id;
-  const log = (level: LogLevel) => (message: string) => {
-    for (const line of String(message).split('\n')) {
-      env.report({ type: 'task.log', time: env.now(), id, status: 'running', level, line });
-    }
-  };
-  const context: TaskContext = {
-    id,
-    get signal() {
-      return signalOf(abort);
-    },
-    log: { info: log('info'), detail: log('detail'), debug: log('debug') },
-    progress(fraction, message) {
+  return new RunnerContext(input, abort, env);
+}
+
+/**
+ * A runner's context. A class so that a task that uses none of it costs one object: each member
+ * is made on first access, bound, so that `({ signal, progress }) => …` works.
+ */
+class RunnerContext implements TaskContext {
+  readonly id: string;
+  readonly item?: string;
+  readonly #input: RunnerInput;
+  readonly #abort: Abort;
+  readonly #env: RunEnvironment;
+
+  constructor(input: RunnerInput, abort: Abort, env: RunEnvironment) {
+    this.id = input.node.id;
+    if (input.node.item !== undefined) this.item = input.node.item;
+    this.#input = input;
+    this.#abort = abort;
+    this.#env = env;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#abort);
+  }
+
+  get log(): TaskContext['log'] {
+    const line = (level: LogLevel) => (message: string) => {
+      for (const text of String(message).split('\n')) {
+        const time = this.#env.now();
+        this.#env.report({ type: 'task.log', time, id: this.id, status: 'running', level, line: text });
+      }
+    };
+    return { info: line('info'), detail: line('detail'), debug: line('debug') };
+  }
+
+  get progress(): TaskContext['progress'] {
+    return (fraction, message) => {
       const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-      const event = { type: 'task.progress', time: env.now(), id, status: 'running', fraction: clamped } as const;
-      env.report(message === undefined ? event : { ...event, message });
-    },
-    produce(item) {
-      owner.send({ type: 'task.produced', index, item: String(item) });
-    },
-    output(line, stream) {
-      env.report({ type: 'task.log', time: env.now(), id, status: 'running', level: 'info', stream, line });
-    },
-  };
-  if (node.item !== undefined) context.item = node.item;
-  return context;
+      const time = this.#env.now();
+      const event = { type: 'task.progress', time, id: this.id, status: 'running', fraction: clamped } as const;
+      this.#env.report(message === undefined ? event : { ...event, message });
+    };
+  }
+
+  get produce(): TaskContext['produce'] {
+    const { owner, index } = this.#input;
+    return (item) => owner.send({ type: 'task.produced', index, item: String(item) });
+  }
+
+  get output(): TaskContext['output'] {
+    return (line, stream) => {
+      const time = this.#env.now();
+      this.#env.report({ type: 'task.log', time, id: this.id, status: 'running', level: 'info', stream, line });
+    };
+  }
 }

@@ -82,6 +82,7 @@ describe('taskMachine', () => {
       error: undefined,
       reason: undefined,
       prerequisite: undefined,
+      attempts: 1,
     });
     expect(states).toEqual(['scheduled', 'running', 'done']);
   });
@@ -151,6 +152,7 @@ describe('taskMachine', () => {
       error: undefined,
       reason: 'prerequisite',
       prerequisite: 'fetch',
+      attempts: 1,
     });
     expect(seen.input).toBeUndefined();
     expect(states).toEqual(['scheduled', 'cancelled']);
@@ -177,6 +179,7 @@ describe('taskMachine', () => {
       error: undefined,
       reason: 'interrupted',
       prerequisite: undefined,
+      attempts: 1,
     });
     expect(states).toEqual(['scheduled', 'running', 'cancelled']);
   });
