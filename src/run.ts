@@ -205,6 +205,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
     statuses: () => table.results(),
     listing: () => table.listing(),
     cancel() {
+      if (closed || actor.getSnapshot().status !== 'active') return;
       env.interrupted = true;
       actor.send({ type: 'run.cancel', reason: 'interrupted' });
     },

@@ -277,11 +277,11 @@ describe('failFast', () => {
       'started s2',
       'started bad',
       'failed bad: bad input',
-      'cancelled s1 (fail-fast)',
-      'cancelled s2 (fail-fast)',
       'cancelled q1 (fail-fast)',
       'cancelled q2 (fail-fast)',
       'cancelled dep (fail-fast)',
+      'cancelled s1 (fail-fast)',
+      'cancelled s2 (fail-fast)',
       'run failed',
     ]);
     expect(g.calls).toEqual(['s1', 's2', 'bad']);
@@ -355,10 +355,10 @@ describe('run status', () => {
       'run started',
       'started r1',
       'started r2',
-      'cancelled r1 (interrupted)',
-      'cancelled r2 (interrupted)',
       'cancelled q (interrupted)',
       'cancelled w (interrupted)',
+      'cancelled r1 (interrupted)',
+      'cancelled r2 (interrupted)',
       'run cancelled',
     ]);
     expect(g.aborted).toEqual(['r1', 'r2']);

@@ -30,7 +30,9 @@ export async function runGroup(
       announce: false,
     },
   });
-  const cancel = (): void => actor.send({ type: 'run.cancel' });
+  const cancel = (): void => {
+    if (actor.getSnapshot().status === 'active') actor.send({ type: 'run.cancel' });
+  };
   signal.addEventListener('abort', cancel, { once: true });
   try {
     const done = toPromise(actor);

@@ -64,6 +64,8 @@ export interface Scheduler {
   running: number;
   /** Cancels decided and not yet reported final. */
   ending: number;
+  /** Machines of tasks cancelled before they started, not yet reported back. */
+  echoes: number;
   limit: number;
   settled: number;
   failed: string[];
@@ -135,7 +137,7 @@ export const orchestratorMachine = setup({
     detectStuck: ({ context }) => detectStuck(context.s),
   },
   guards: {
-    finished: ({ context }) => context.s.settled === context.s.nodes.length,
+    finished: ({ context }) => context.s.settled === context.s.nodes.length && context.s.echoes === 0,
     stuck: ({ context }) => isStuck(context.s),
   },
 }).createMachine({
@@ -187,6 +189,7 @@ function createScheduler(input: OrchestratorInput): Scheduler {
     ready: 0,
     running: 0,
     ending: 0,
+    echoes: 0,
     limit: input.maxParallel > 0 ? input.maxParallel : Infinity,
     settled: 0,
     failed: [],
@@ -287,6 +290,11 @@ function settle(s: Scheduler, outcome: TaskOutcome): void {
   const { index } = outcome;
   const node = s.nodes[index]!;
   s.released.push(index);
+  if (s.state[index]! >= DONE) {
+    // The machine of a task cancelled before it started: already final and reported.
+    s.echoes -= 1;
+    return;
+  }
   if (s.state[index] === ENDING) s.ending -= 1;
   if (outcome.startedAt !== undefined) s.running -= 1;
   const time = outcome.completedAt ?? s.input.now();
@@ -357,25 +365,49 @@ function cancelDependents(s: Scheduler, root: number): void {
 }
 
 /**
- * Cancels one task: a running task's machine gets `cancel` (which aborts its runner); a task that
- * never started gets a machine that goes straight to `cancelled`. A for-each task has no machine
- * of its own: it is the join of its instances, and its instances not yet started go with it.
+ * Cancels one task. A running task's machine gets `cancel`, which aborts its runner; the task is
+ * final when the machine reports back. A task that never started is final at once, in cascade
+ * order, and still gets a machine that goes from `scheduled` to `cancelled` (its report back is
+ * an echo). A group that never started takes its tasks with it. A for-each task has no machine of
+ * its own: it is the join of its instances, and its instances not yet started go with it.
  */
 function cancel(s: Scheduler, index: number, reason: CancelReason, prerequisite: string | undefined): void {
   const node = s.nodes[index]!;
+  const state = s.state[index]!;
+  if (state === RUNNING && node.kind !== 'forEach') {
+    s.state[index] = ENDING;
+    s.ending += 1;
+    s.commands.push({ kind: 'cancel', index, node, reason, prerequisite });
+    return;
+  }
+  if (state === READY) s.ready -= 1;
+  // A group's tasks end before the group does.
+  if (node.scope) cancelUnstartedGroup(s, node.scope, reason === 'interrupted' ? reason : 'parent');
+  markFinal(s, index, CANCELLED);
+  reportCancelled(s, node, s.input.now(), reason, prerequisite);
   if (node.kind === 'forEach') {
-    markFinal(s, index, CANCELLED);
-    reportCancelled(s, node, s.input.now(), reason, prerequisite);
     for (const instance of s.instances.get(index) ?? []) {
-      const state = s.state[instance]!;
-      if (state === SCHEDULED || state === READY) cancel(s, instance, reason, prerequisite);
+      const instanceState = s.state[instance]!;
+      if (instanceState === SCHEDULED || instanceState === READY) cancel(s, instance, reason, prerequisite);
     }
     return;
   }
-  if (s.state[index] === READY) s.ready -= 1;
-  s.state[index] = ENDING;
-  s.ending += 1;
+  s.echoes += 1;
   s.commands.push({ kind: 'cancel', index, node, reason, prerequisite });
+  if (node.kind === 'instance') {
+    s.openInstances.set(node.producer, (s.openInstances.get(node.producer) ?? 1) - 1);
+    settleForEach(s, node.producer);
+  }
+}
+
+/** Reports every task of a group that never started as cancelled, each group after its tasks. */
+function cancelUnstartedGroup(s: Scheduler, scope: CompiledScope, reason: CancelReason): void {
+  const time = s.input.now();
+  for (const node of scope.nodes) {
+    // Recursion is as deep as groups are nested in the file, never as long as a chain.
+    if (node.scope) cancelUnstartedGroup(s, node.scope, reason);
+    reportCancelled(s, node, time, reason, undefined);
+  }
 }
 
 function stopEverything(s: Scheduler, reason: CancelReason): void {
@@ -441,7 +473,7 @@ function addInstance(s: Scheduler, forEach: number, item: string): void {
   for (const need of needs) {
     const state = s.state[need]!;
     if (state === DONE) continue;
-    if (state === FAILED || state === CANCELLED || state === ENDING) {
+    if (state === FAILED || state === CANCELLED) {
       cancel(s, index, 'prerequisite', s.nodes[need]!.id);
       return;
     }
@@ -488,7 +520,7 @@ function settleForEach(s: Scheduler, index: number): void {
 
 function isStuck(s: Scheduler): boolean {
   if (s.settled === s.nodes.length) return false;
-  return s.running === 0 && s.ending === 0 && s.commands.length === 0 && (s.ready === 0 || s.stopping !== undefined);
+  return s.running === 0 && s.ending === 0 && s.echoes === 0 && s.commands.length === 0 && (s.ready === 0 || s.stopping !== undefined);
 }
 
 function detectStuck(s: Scheduler): void {
