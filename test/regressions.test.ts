@@ -90,7 +90,7 @@ describe('cases the checker once got wrong', () => {
       ],
     };
     const { result } = await checkRun(spec);
-    expect(outcome(result.tasks)).toMatchObject({ t0: 'failed: 1 task(s) of the group failed: t0/t1[b]' });
+    expect(outcome(result.tasks)).toMatchObject({ t0: 'failed: 1 task of the group failed: t0/t1[b]' });
   });
 
   // Root cause (checker): a runner that returned at once may still be cancelled by a failure the engine handles first.

@@ -540,8 +540,8 @@ describe('groups', () => {
     const started = events[0];
     expect(started?.type === 'run.started' && started.tasks).toEqual([
       { id: 'g', description: 'the group', kind: 'group', needs: [] },
-      { id: 'g/x', description: 'x', kind: 'task', needs: [], parent: 'g' },
-      { id: 'g/y', description: 'y', kind: 'task', needs: ['g/x'], parent: 'g' },
+      { id: 'g/x', description: 'g/x', kind: 'task', needs: [], parent: 'g' },
+      { id: 'g/y', description: 'g/y', kind: 'task', needs: ['g/x'], parent: 'g' },
       { id: 'after', description: 'after', kind: 'task', needs: ['g'] },
     ]);
     expect(result.status).toBe('done');

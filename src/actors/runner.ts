@@ -98,8 +98,8 @@ export class TaskTimeoutError extends Error {
   readonly reason = 'timeout';
   readonly elapsedMs: number;
 
-  constructor(elapsedMs: number) {
-    super(`timed out after ${formatDurationMs(elapsedMs)}`);
+  constructor(timeoutMs: number, elapsedMs: number) {
+    super(`timed out after ${formatDurationMs(timeoutMs)}`);
     this.name = 'TaskTimeoutError';
     this.elapsedMs = elapsedMs;
   }
@@ -123,7 +123,7 @@ function withTimeout(work: Promise<unknown>, timeout: number, abort: Abort, env:
     let expired: TaskTimeoutError | undefined;
     let fallback: unknown;
     const timer = clock.setTimeout(() => {
-      expired = new TaskTimeoutError(env.now() - started);
+      expired = new TaskTimeoutError(timeout, env.now() - started);
       signalOf(abort);
       abort.controller?.abort(expired);
       fallback = clock.setTimeout(() => reject(expired), env.graceMs + 1000);

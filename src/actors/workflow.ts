@@ -42,8 +42,9 @@ export async function runGroup(
     const output = await done;
     if (output.error) throw new Error(output.error);
     if (output.status === 'failed') {
+      const count = output.failed.length;
       const names = output.failed.join(', ');
-      throw new Error(`${output.failed.length} task(s) of the group failed: ${names}`);
+      throw new Error(`${count === 1 ? '1 task' : `${count} tasks`} of the group failed: ${names}`);
     }
     if (output.status === 'cancelled') throw signal.reason ?? new Error('the group was cancelled');
   } finally {

@@ -41,8 +41,10 @@ export function formatDuration(ms: number): string {
 /** `exit 1`, `signal SIGKILL`, or `` when the error carries neither. */
 export function formatExit(error: TaskError): string {
   const parts: string[] = [];
-  if (error.exitCode !== undefined) parts.push(`exit ${error.exitCode}`);
-  if (error.signal !== undefined) parts.push(`signal ${error.signal}`);
+  // Said only when the message does not already say it ("exited with code 2").
+  const { exitCode, signal, message } = error;
+  if (exitCode !== undefined && !message.includes(`code ${exitCode}`)) parts.push(`exit ${exitCode}`);
+  if (signal !== undefined && !message.includes(signal)) parts.push(`signal ${signal}`);
   return parts.join(', ');
 }
 

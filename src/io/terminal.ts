@@ -245,6 +245,13 @@ export function createTerminal(options: TerminalOptions): Sink {
     }
     const unlisted = failed.length - MAX_FAILED_LISTED;
     if (unlisted > 0) lines.push(`  … ${unlisted} more failed`);
+    const cancelled = results.flatMap((result) => (result.status === 'cancelled' ? [result] : []));
+    for (const result of cancelled.slice(0, MAX_FAILED_LISTED)) {
+      const why = formatCancel(result.reason, result.prerequisite);
+      lines.push(`  ${paint('yellow', '⊘')} ${result.id}: cancelled (${why})`);
+    }
+    const unlistedCancelled = cancelled.length - MAX_FAILED_LISTED;
+    if (unlistedCancelled > 0) lines.push(`  … ${unlistedCancelled} more cancelled`);
 
     const status = table.runStatus();
     const start = table.startedAt() ?? firstTime;

@@ -128,7 +128,7 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
   const isForEach = task.forEach !== undefined;
   const node: GraphNode = {
     id,
-    description: typeof task.description === 'string' ? task.description : String(task.id),
+    description: typeof task.description === 'string' ? task.description : id,
     kind: isGroup ? 'group' : isForEach ? 'forEach' : 'task',
     needs: [],
     dependents: [],
@@ -182,7 +182,7 @@ function linkNode(
   for (const need of needs as unknown[]) {
     const target = typeof need === 'string' ? byId.get(need) : undefined;
     if (target === undefined) {
-      issues.push(issue(at, `${node.id}.needs`, `needs "${String(need)}", which is not a task in ${where}`));
+      issues.push(issue(at, `${node.id}.needs`, unknownNeed(need, where)));
       continue;
     }
     if (target === index) {
@@ -308,6 +308,18 @@ function walkToCycle(start: number, nodes: GraphNode[], waiting: number[]): numb
     current = next;
   }
   return order.slice(position.get(current));
+}
+
+function unknownNeed(need: unknown, where: string): string {
+  const name = String(need);
+  if (typeof need === 'string' && /\[.*\]$/.test(need)) {
+    const forEach = need.slice(0, need.indexOf('['));
+    return `needs "${name}", a for-each instance; name the for-each task "${forEach}" instead`;
+  }
+  if (typeof need === 'string' && need.includes('/')) {
+    return `needs "${name}", a task inside a group; a task can only need tasks of its own scope, so name the group "${need.split('/')[0]}" instead`;
+  }
+  return `needs "${name}", which is not a task in ${where}`;
 }
 
 function issue(source: SourceLocation | undefined, field: string, message: string): WorkflowIssue {

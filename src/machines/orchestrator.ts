@@ -440,7 +440,8 @@ function addInstance(s: Scheduler, forEach: number, item: string): void {
   const index = s.nodes.length;
   const node: GraphNode = {
     id,
-    description: `${owner.description}: ${item}`,
+    // An explicit description is kept for each instance; otherwise the id says it all.
+    description: owner.description === owner.id ? id : `${owner.description}: ${item}`,
     kind: 'instance',
     needs,
     dependents: [],

@@ -158,7 +158,7 @@ describe('createLogFiles', () => {
       'INFO: convert: START: Convert',
       'DETAIL: convert: reading',
       'INFO: convert: stderr: oops',
-      'ERROR: convert: FAILED: convert exited with code 3 (exit 3)',
+      'ERROR: convert: FAILED: convert exited with code 3',
     ]);
     expect(read(logDir, 'report')).toEqual(['INFO: report: CANCELLED: prerequisite convert']);
     expect(fs.readdirSync(logDir).sort()).toEqual(

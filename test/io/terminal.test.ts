@@ -84,6 +84,7 @@ function smallRun(): TaskchartEvent[] {
 const SUMMARY = [
   '3 tasks: 1 done, 1 failed, 1 cancelled',
   '  ✗ build: compile error (exit 2)',
+  '  ⊘ test: cancelled (prerequisite build)',
   'Run failed in 2.4s',
 ];
 
@@ -167,6 +168,7 @@ describe('createTerminal in plain mode', () => {
       '… nobody 0%',
       '⊘ never: cancelled (interrupted)',
       '2 tasks: 1 done, 1 cancelled',
+      '  ⊘ never: cancelled (interrupted)',
       'Run cancelled in 0.0s',
       '',
     ]);

@@ -36,6 +36,21 @@ describe('workflow validation', () => {
     ]);
   });
 
+  it('says how to name a for-each instance or a task inside a group in needs', () => {
+    const issues = issuesOf({
+      tasks: [
+        { id: 'split', run: pass },
+        { id: 'per', forEach: 'split', run: pass },
+        { id: 'g', tasks: [{ id: 'inner', run: pass }] },
+        { id: 'a', needs: ['per[x.txt]', 'g/inner'], run: pass },
+      ],
+    });
+    expect(issues.map((issue) => issue.message)).toEqual([
+      'needs "per[x.txt]", a for-each instance; name the for-each task "per" instead',
+      'needs "g/inner", a task inside a group; a task can only need tasks of its own scope, so name the group "g" instead',
+    ]);
+  });
+
   it('reports a duplicate id with where it was first defined', () => {
     const first = { file: 'wf.yaml', line: 2, column: 3 };
     const issues = issuesOf({
