@@ -33,6 +33,26 @@ const PROGRESS = /^::progress[ \t]+(\S+)(?:[ \t]+(.*))?$/;
 const PERCENT = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 const FILE = /^::file[ \t]+(.*\S)[ \t]*$/;
 
+/** Process groups of commands started here that may still have members, by group id. */
+const liveGroups = new Set<number>();
+
+/**
+ * Sends `signal` to every process group started by `runShell` that may still be alive, and
+ * returns how many groups were signalled. Meant for a last resort such as a second Ctrl-C: each
+ * runner then settles as soon as its process dies, as it does for any other signal.
+ *
+ * @example
+ * process.once('SIGINT', () => killAllProcesses());
+ */
+export function killAllProcesses(signal: NodeJS.Signals = 'SIGKILL'): number {
+  let count = 0;
+  for (const pgid of liveGroups) {
+    signalGroup(pgid, signal);
+    count++;
+  }
+  return count;
+}
+
 /**
  * Creates a runner that executes `command` with `sh -c` in its own process group.
  *
@@ -111,6 +131,7 @@ async function execute(settings: Settings, ctx: TaskContext): Promise<void> {
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
 
   const pid = child.pid;
+  if (pid !== undefined) liveGroups.add(pid);
   let exited = false;
   let graceTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
@@ -144,6 +165,8 @@ async function execute(settings: Settings, ctx: TaskContext): Promise<void> {
       throw new TaskProcessError(`exited with code ${code}`, { exitCode: code });
     }
   } finally {
+    // Every member has been killed by now, and the id may be reused by an unrelated process.
+    if (pid !== undefined) liveGroups.delete(pid);
     clearTimeout(graceTimer);
     ctx.signal.removeEventListener('abort', onAbort);
     for (const pipe of pipes) pipe.destroy();

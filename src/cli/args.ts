@@ -1,14 +1,20 @@
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
+
+/** How long a cancelled task's processes get between SIGTERM and SIGKILL, unless `--grace` says otherwise. */
+export const DEFAULT_GRACE = '5s';
 
 export const USAGE = `Usage:
   taskchart run FILE [options]     run a workflow file
   taskchart validate FILE          check a workflow file without running it
   taskchart --help | --version
 
-Options of run (each overrides the file):
-  --max-parallel N    how many tasks run at once; 0 = unlimited
-  --fail-fast         cancel everything at the first failure
+Options of run:
+  --max-parallel N    how many tasks run at once; 0 = unlimited (overrides the file)
+  --fail-fast         cancel everything at the first failure (overrides the file)
+  --grace DURATION    how long a cancelled or timed-out task's processes get between
+                      SIGTERM and SIGKILL, e.g. 500ms, 5s, 2m (default ${DEFAULT_GRACE})
   --log-dir DIR       write one log file per task into DIR
   --events FILE       write every lifecycle event as JSON lines to FILE
   --summary FILE      write the run summary as JSON to FILE
@@ -16,7 +22,11 @@ Options of run (each overrides the file):
   --quiet             print only the final summary
 
 Exit codes: 0 done, 1 a task failed or was cancelled, 2 invalid workflow or usage,
-130 interrupted (SIGINT), 143 terminated (SIGTERM).`;
+130 interrupted (SIGINT), 143 terminated (SIGTERM).
+
+The first SIGINT or SIGTERM cancels the run: no new task starts and running tasks get SIGTERM,
+then SIGKILL after the grace period. A second one kills every task's processes at once; the
+run still writes its logs, events and summary before it exits.`;
 
 export type Command =
   | { name: 'help' }
@@ -27,6 +37,8 @@ export type Command =
 export interface RunFlags {
   maxParallel?: number;
   failFast?: boolean;
+  /** Ms between SIGTERM and SIGKILL for an aborted shell task. */
+  graceMs: number;
   logDir?: string;
   events?: string;
   summary?: string;
@@ -45,6 +57,7 @@ export function parseCommand(argv: readonly string[]): Command {
       options: {
         'max-parallel': { type: 'string' },
         'fail-fast': { type: 'boolean' },
+        grace: { type: 'string', default: DEFAULT_GRACE },
         'log-dir': { type: 'string' },
         events: { type: 'string' },
         summary: { type: 'string' },
@@ -64,6 +77,7 @@ export function parseCommand(argv: readonly string[]): Command {
       if (option === '--max-parallel') {
         throw new UsageError(`--max-parallel must be a whole number >= 0 (0 = unlimited), got "${value}"`);
       }
+      if (option === '--grace') throw graceError(value);
       throw new UsageError(`${option} got "${value}", which reads as an option; write ${option}=${value} to pass it as the value`);
     }
     throw new UsageError(message.split('\n')[0] ?? message);
@@ -80,7 +94,13 @@ export function parseCommand(argv: readonly string[]): Command {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the workflow file`);
   if (name === 'validate') return { name, file };
 
-  const options: RunFlags = { verbose: values.verbose ?? false, quiet: values.quiet ?? false };
+  const graceMs = parseDuration(values.grace);
+  if (graceMs === undefined) throw graceError(values.grace);
+  const options: RunFlags = {
+    graceMs,
+    verbose: values.verbose ?? false,
+    quiet: values.quiet ?? false,
+  };
   const limit = values['max-parallel'];
   if (limit !== undefined) {
     if (!/^\d+$/.test(limit)) {
@@ -94,4 +114,10 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.summary !== undefined) options.summary = values.summary;
   if (options.verbose && options.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
   return { name, file, options };
+}
+
+function graceError(value: string): UsageError {
+  return new UsageError(
+    `--grace must be a duration such as 500ms, 5s or 2m, got "${value}"; write e.g. --grace 10s`,
+  );
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { killAllProcesses } from '../actors/shell.js';
 import { TaskchartError, UsageError } from '../errors.js';
 import { createEventLog } from '../io/event-log.js';
 import { createLogFiles } from '../io/log-files.js';
@@ -33,7 +34,9 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(file: string, flags: RunFlags): Promise<number> {
-  const workflow = createWorkflow(await loadWorkflowFile(file));
+  const { graceMs } = flags;
+  blockOnPipes();
+  const workflow = createWorkflow(await loadWorkflowFile(file, { graceMs }));
   const sinks: Sink[] = [
     createTerminal({ stream: process.stdout, quiet: flags.quiet, verbose: flags.verbose }),
   ];
@@ -47,30 +50,77 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   if (flags.failFast !== undefined) options.failFast = flags.failFast;
   const current = workflow.run({
     ...options,
+    graceMs,
     onListenerError: (error) => warn(`an event listener failed: ${describe(error)}`),
   });
   current.on('*', (event) => sink.handle(event));
 
-  let signal: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (name: 'SIGINT' | 'SIGTERM') => () => {
-    if (signal !== undefined) {
-      process.exit(EXIT[name]);
+  const interrupts = watchSignals({
+    cancel: () => current.cancel(),
+    kill: () => killAllProcesses(),
+  });
+  const result = await current.result;
+  interrupts.settled();
+  await sink.close();
+  // A signal that came as the last task finished still decides the exit code.
+  return interrupts.signal === undefined ? EXIT[result.status] : EXIT[interrupts.signal];
+}
+
+type SignalName = 'SIGINT' | 'SIGTERM';
+
+interface Interrupts {
+  /** The first signal received, if any. */
+  readonly signal: SignalName | undefined;
+  /** The run's result is in: later signals have nothing left to cancel or kill. */
+  settled(): void;
+}
+
+/**
+ * The first SIGINT or SIGTERM cancels the run, the second kills every task's processes at once
+ * (the run then ends as soon as they are gone and the sinks are closed), a third exits at once.
+ * The handlers stay until the process exits, so a signal that comes while the sinks close or
+ * after the last task ended still makes the exit code 130 or 143 (that of the first signal).
+ */
+function watchSignals(actions: { cancel(): void; kill(): void }): Interrupts {
+  let first: SignalName | undefined;
+  let count = 0;
+  let settled = false;
+  const on = (name: SignalName) => () => {
+    count++;
+    first ??= name;
+    if (count > 2) {
+      process.exit(EXIT[first]);
+    } else if (settled) {
+      process.exitCode = EXIT[first];
+    } else if (count === 1) {
+      warn(`${name} received; cancelling the run (send it again to kill every task at once)`);
+      actions.cancel();
+    } else {
+      warn(`${name} received again; killing every task's processes`);
+      actions.kill();
     }
-    signal = name;
-    current.cancel();
   };
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  try {
-    const result = await current.result;
-    await sink.close();
-    if (signal !== undefined) return EXIT[signal];
-    return EXIT[result.status];
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+  process.on('SIGINT', on('SIGINT'));
+  process.on('SIGTERM', on('SIGTERM'));
+  return {
+    get signal() {
+      return first;
+    },
+    settled() {
+      settled = true;
+    },
+  };
+}
+
+/**
+ * Node writes to a pipe asynchronously, queueing in memory whatever the reader has not taken
+ * yet; a task printing hundreds of megabytes into `taskchart run | less` would pile up there.
+ * Blocking writes, as a terminal or a file already gets, make a slow reader slow the run down.
+ */
+function blockOnPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as { _handle?: { setBlocking?: (blocking: boolean) => void } })._handle;
+    handle?.setBlocking?.(true);
   }
 }
 

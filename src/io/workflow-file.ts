@@ -8,27 +8,48 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Document, Node as YamlNode, Pair, YAMLMap } from 'yaml';
+import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { runShell } from '../actors/shell.js';
+import { formatDurationMs } from '../duration.js';
 import { formatLocation, WorkflowValidationError } from '../errors.js';
-import type { WorkflowIssue } from '../errors.js';
-import type { SourceLocation, TaskDefinition, WorkflowDefinition } from '../types.js';
+import type { TaskDefinition, WorkflowDefinition } from '../types.js';
+import {
+  describe,
+  join,
+  locate,
+  readBoolean,
+  readDuration,
+  readLimit,
+  readNumber,
+  readString,
+  report,
+  segment,
+  sorted,
+  syntaxMessage,
+  where,
+} from './workflow-messages.js';
+import type { Entry, Reader } from './workflow-messages.js';
+
+/** Options for reading a workflow file. */
+export interface WorkflowFileOptions {
+  /**
+   * For every shell task: ms between SIGTERM to its process group and SIGKILL once the task is
+   * aborted (cancelled or timed out). Default 5000.
+   */
+  graceMs?: number;
+}
 
 const WORKFLOW_FIELDS = ['name', 'maxParallel', 'failFast', 'tasks'];
-const TASK_FIELDS = ['description', 'needs', 'run', 'forEach', 'cwd', 'env', 'tasks', 'maxParallel', 'failFast'];
+/** Fields of tasks with `run`: how long an attempt may take and how often it is tried. */
+const RELIABILITY_FIELDS = ['timeout', 'retries', 'retryDelay', 'retryBackoff', 'retryMaxDelay', 'retryJitter'];
+const TASK_FIELDS = [
+  ...['description', 'needs', 'run', 'forEach', 'cwd', 'env'],
+  ...RELIABILITY_FIELDS,
+  ...['tasks', 'maxParallel', 'failFast'],
+];
 const RESERVED_ID_CHARS = /[/[\]]/;
 // C0 and C1 control characters, DEL included.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
-
-/** One mapping entry whose key is usable, duplicates already reported and dropped. */
-interface Entry {
-  key: string;
-  keyNode: YamlNode;
-  /** The value with aliases resolved; `null` when the value is missing. */
-  value: YamlNode | null;
-  /** The value as written (an alias stays an alias), for positions. */
-  written: YamlNode | null;
-}
 
 type EntryKind = 'task' | 'field' | 'env variable';
 
@@ -37,12 +58,8 @@ type Fields = Map<string, Entry> & {
   read<T>(name: string, read: (entry: Entry, field: string) => T | undefined): T | undefined;
 };
 
-interface Reader {
-  file: string;
-  baseDir: string;
-  doc: Document;
-  lines: LineCounter;
-  issues: WorkflowIssue[];
+interface FileReader extends Reader {
+  graceMs: number | undefined;
 }
 
 /**
@@ -54,7 +71,11 @@ interface Reader {
  * workflow.tasks[0]?.id; // 'hello'
  * @throws WorkflowValidationError listing every problem found, each with file:line:column.
  */
-export function parseWorkflow(text: string, file: string): WorkflowDefinition {
+export function parseWorkflow(
+  text: string,
+  file: string,
+  options: WorkflowFileOptions = {},
+): WorkflowDefinition {
   const lines = new LineCounter();
   // YAML 1.2 core schema keeps `on`, `no`, `yes` and `off` as strings; duplicates are
   // reported here, with both positions, rather than by the parser.
@@ -65,7 +86,8 @@ export function parseWorkflow(text: string, file: string): WorkflowDefinition {
     uniqueKeys: false,
     prettyErrors: false,
   });
-  const reader: Reader = { file, baseDir: dirname(resolve(file)), doc, lines, issues: [] };
+  const baseDir = dirname(resolve(file));
+  const reader: FileReader = { file, baseDir, doc, lines, issues: [], graceMs: options.graceMs };
 
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
@@ -85,13 +107,16 @@ export function parseWorkflow(text: string, file: string): WorkflowDefinition {
 }
 
 /**
- * Reads and parses a workflow file.
+ * Reads and parses a workflow file; `options.graceMs` goes to every shell task.
  *
  * @example
- * const workflow = await loadWorkflowFile('workflow.yaml');
+ * const workflow = await loadWorkflowFile('workflow.yaml', { graceMs: 2000 });
  * @throws WorkflowValidationError when the file cannot be read or is invalid.
  */
-export async function loadWorkflowFile(path: string): Promise<WorkflowDefinition> {
+export async function loadWorkflowFile(
+  path: string,
+  options: WorkflowFileOptions = {},
+): Promise<WorkflowDefinition> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -101,17 +126,10 @@ export async function loadWorkflowFile(path: string): Promise<WorkflowDefinition
     const message = `cannot read workflow file "${path}": ${reason}; check the path and permissions`;
     throw new WorkflowValidationError([{ message }]);
   }
-  return parseWorkflow(text, path);
+  return parseWorkflow(text, path, options);
 }
 
-function syntaxMessage(code: string, message: string): string {
-  if (code === 'MULTIPLE_DOCS') {
-    return 'a workflow file holds a single YAML document; remove the "---" separator and what follows';
-  }
-  return `invalid YAML: ${message.replace(/\.$/, '')}; fix the syntax here`;
-}
-
-function readWorkflow(reader: Reader, root: YamlNode | null): WorkflowDefinition | undefined {
+function readWorkflow(reader: FileReader, root: YamlNode | null): WorkflowDefinition | undefined {
   if (!root || (isScalar(root) && root.value === null)) {
     report(reader, root, 'tasks', 'the workflow is empty; add a tasks mapping of task id to task');
     return undefined;
@@ -136,7 +154,7 @@ function readWorkflow(reader: Reader, root: YamlNode | null): WorkflowDefinition
   return workflow;
 }
 
-function readTasks(reader: Reader, entry: Entry, field: string): TaskDefinition[] {
+function readTasks(reader: FileReader, entry: Entry, field: string): TaskDefinition[] {
   const map = entry.value;
   if (!isMap(map)) {
     const got = describe(map);
@@ -156,7 +174,7 @@ function readTasks(reader: Reader, entry: Entry, field: string): TaskDefinition[
   return tasks;
 }
 
-function readTask(reader: Reader, entry: Entry, field: string): TaskDefinition | undefined {
+function readTask(reader: FileReader, entry: Entry, field: string): TaskDefinition | undefined {
   const { key: id, keyNode } = entry;
   checkId(reader, id, keyNode, field);
   const map = entry.value;
@@ -186,8 +204,10 @@ function readTask(reader: Reader, entry: Entry, field: string): TaskDefinition |
         baseDir: reader.baseDir,
         ...(cwd !== undefined && { cwd: resolve(reader.baseDir, cwd) }),
         ...(env !== undefined && { env }),
+        ...(reader.graceMs !== undefined && { graceMs: reader.graceMs }),
       });
     }
+    readReliability(reader, fields, field, task);
   }
   if (fields.has('tasks')) {
     task.tasks = fields.read('tasks', (e, f) => readTasks(reader, e, f)) ?? [];
@@ -240,6 +260,9 @@ function checkShape(
     misplaced('failFast', 'failFast applies only to groups (tasks with tasks); remove it');
   }
   if (!run) {
+    for (const name of RELIABILITY_FIELDS) {
+      misplaced(name, `${name} applies only to tasks with run; move it to the tasks that run commands`);
+    }
     misplaced('cwd', 'cwd applies only to tasks with run; remove it or move it to the tasks that run commands');
     misplaced('env', 'env applies only to tasks with run; remove it or move it to the tasks that run commands');
   }
@@ -299,44 +322,11 @@ function readEntries(reader: Reader, map: YAMLMap, field: string, kind: EntryKin
   return entries;
 }
 
-function readString(
-  reader: Reader,
-  entry: Entry,
-  field: string,
-  expected = 'a string',
-  allowEmpty = false,
-): string | undefined {
-  const node = entry.value;
-  const text = isScalar(node) && typeof node.value === 'string' ? node.value : undefined;
-  if (text !== undefined && (text !== '' || allowEmpty)) return text;
-  const got = text === '' ? 'an empty string' : describe(node);
-  report(reader, where(entry), field, `${fieldName(field)} must be ${expected}, got ${got}`);
-  return undefined;
-}
-
-function readLimit(reader: Reader, entry: Entry, field: string): number | undefined {
-  const node = entry.value;
-  if (isScalar(node) && Number.isSafeInteger(node.value) && (node.value as number) >= 0) {
-    return node.value as number;
-  }
-  const expected = 'a whole number >= 0 (0 = unlimited)';
-  report(reader, where(entry), field, `${fieldName(field)} must be ${expected}, got ${describe(node)}`);
-  return undefined;
-}
-
-function readBoolean(reader: Reader, entry: Entry, field: string): boolean | undefined {
-  const node = entry.value;
-  if (isScalar(node) && typeof node.value === 'boolean') return node.value;
-  const got = describe(node);
-  report(reader, where(entry), field, `${fieldName(field)} must be true or false, got ${got}`);
-  return undefined;
-}
-
 function readNeeds(reader: Reader, entry: Entry, field: string): string[] {
   const node = entry.value;
   if (isScalar(node)) {
     const id = readString(reader, entry, field, 'a task id or a list of task ids');
-    return id === undefined ? [] : [id];
+    return id === undefined || !isSiblingId(reader, entry, field, id) ? [] : [id];
   }
   if (!isSeq(node)) {
     const got = describe(node);
@@ -348,10 +338,46 @@ function readNeeds(reader: Reader, entry: Entry, field: string): string[] {
     const written = asNode(item);
     const value = deref(reader, written);
     const itemEntry: Entry = { key: String(index), keyNode: written ?? node, value, written };
-    const id = readString(reader, itemEntry, `${field}[${index}]`, 'a task id');
-    if (id !== undefined) needs.push(id);
+    const itemField = `${field}[${index}]`;
+    const id = readString(reader, itemEntry, itemField, 'a task id');
+    if (id !== undefined && isSiblingId(reader, itemEntry, itemField, id)) needs.push(id);
   });
   return needs;
+}
+
+/** A for-each instance (`per[a.txt]`) cannot be waited for on its own; its for-each task can. */
+function isSiblingId(reader: Reader, entry: Entry, field: string, id: string): boolean {
+  const bracket = id.indexOf('[');
+  if (bracket === -1) return true;
+  const forEach = id.slice(0, bracket);
+  const fix = forEach ? `name the for-each task ${JSON.stringify(forEach)} instead` : 'name the for-each task instead';
+  const message = `needs ${JSON.stringify(id)} names a for-each instance; ${fix}`;
+  report(reader, where(entry), field, message);
+  return false;
+}
+
+/** `timeout` and the retry fields of a task with `run`. */
+function readReliability(reader: Reader, fields: Fields, field: string, task: TaskDefinition): void {
+  const duration = (positive: boolean) => (e: Entry, f: string) => readDuration(reader, e, f, positive);
+  const number = (expected: string, accept: (n: number) => boolean) => (e: Entry, f: string) =>
+    readNumber(reader, e, f, expected, accept);
+  setIf(task, 'timeout', fields.read('timeout', duration(true)));
+  const retries = number('a whole number >= 0', (n) => Number.isSafeInteger(n) && n >= 0);
+  setIf(task, 'retries', fields.read('retries', retries));
+  setIf(task, 'retryDelay', fields.read('retryDelay', duration(false)));
+  const backoff = number('a number >= 1 (1 = the same wait every time)', (n) => n >= 1);
+  setIf(task, 'retryBackoff', fields.read('retryBackoff', backoff));
+  setIf(task, 'retryMaxDelay', fields.read('retryMaxDelay', duration(false)));
+  const jitter = number('a number from 0 to 1', (n) => n >= 0 && n <= 1);
+  setIf(task, 'retryJitter', fields.read('retryJitter', jitter));
+
+  const { retryDelay, retryMaxDelay } = task;
+  const maxEntry = fields.get('retryMaxDelay');
+  if (retryDelay === undefined || retryMaxDelay === undefined || !maxEntry) return;
+  if (retryMaxDelay >= retryDelay) return;
+  const expected = `no shorter than retryDelay (${formatDurationMs(retryDelay)})`;
+  const message = `retryMaxDelay must be ${expected}, got ${describe(maxEntry.value)}; raise retryMaxDelay or lower retryDelay`;
+  report(reader, where(maxEntry), join(field, 'retryMaxDelay'), message);
 }
 
 /** Environment variables; scalar values keep the text they were written with (`010` stays "010"). */
@@ -383,39 +409,6 @@ function readEnv(reader: Reader, entry: Entry, field: string): Record<string, st
   return env;
 }
 
-function report(
-  reader: Reader,
-  node: YamlNode | null,
-  field: string | undefined,
-  message: string,
-): void {
-  const issue: WorkflowIssue = { message, source: locate(reader, node?.range?.[0] ?? 0) };
-  if (field) issue.field = field;
-  reader.issues.push(issue);
-}
-
-/** Issues in the order they appear in the file. */
-function sorted(issues: WorkflowIssue[]): WorkflowIssue[] {
-  const order = (issue: WorkflowIssue) => [issue.source?.line ?? 0, issue.source?.column ?? 0];
-  return issues.sort((a, b) => {
-    const [lineA = 0, columnA = 0] = order(a);
-    const [lineB = 0, columnB = 0] = order(b);
-    return lineA - lineB || columnA - columnB;
-  });
-}
-
-function locate(reader: Reader, offset: number): SourceLocation {
-  const { line, col } = reader.lines.linePos(offset);
-  return { file: reader.file, line, column: col };
-}
-
-/** Where a value problem is shown: the value as written, or its key when the value is missing. */
-function where(entry: Entry): YamlNode {
-  const value = entry.written;
-  const empty = isScalar(value) && value.value === null && value.source === '';
-  return value && !empty ? value : entry.keyNode;
-}
-
 /** The node an alias points at; an alias to a missing anchor stays as it is. */
 function deref(reader: Reader, node: YamlNode | null): YamlNode | null {
   if (!isAlias(node)) return node;
@@ -425,30 +418,4 @@ function deref(reader: Reader, node: YamlNode | null): YamlNode | null {
 function asNode(value: unknown): YamlNode | null {
   if (isScalar(value) || isMap(value) || isSeq(value) || isAlias(value)) return value;
   return null;
-}
-
-/** A value as the user wrote it, for "got ..." in messages. */
-function describe(node: YamlNode | null): string {
-  if (!node) return 'an empty value';
-  if (isMap(node)) return 'a mapping';
-  if (isSeq(node)) return 'a list';
-  if (isAlias(node)) return 'an alias to a missing anchor';
-  if (!isScalar(node)) return 'an unsupported value';
-  if (typeof node.value === 'string') return JSON.stringify(node.value);
-  if (node.value === null) return node.source ? 'null' : 'an empty value';
-  return node.source ?? String(node.value);
-}
-
-/** A task id as a field path segment: `.fetch`, or `["a.b"]` when the id is not a plain word. */
-function segment(id: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(id) ? `.${id}` : `[${JSON.stringify(id)}]`;
-}
-
-function join(field: string, name: string): string {
-  return field ? `${field}.${name}` : name;
-}
-
-/** The last part of a field path, `needs[1]` for `tasks.fetch.needs[1]`. */
-function fieldName(field: string): string {
-  return /[^.]+$/.exec(field)?.[0] ?? field;
 }

@@ -4,7 +4,12 @@ import path from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { MAX_LINE_BYTES, runShell, type ShellOptions } from '../../src/actors/shell.js';
+import {
+  killAllProcesses,
+  MAX_LINE_BYTES,
+  runShell,
+  type ShellOptions,
+} from '../../src/actors/shell.js';
 import { TaskProcessError } from '../../src/errors.js';
 import type { TaskContext } from '../../src/types.js';
 
@@ -362,5 +367,48 @@ describe('runShell abort', () => {
     const [pid, last] = lines(calls, 'stdout');
     expect(liveMembers(Number(pid))).toEqual([Number(pid)]);
     expect(last).toBe('finished');
+  });
+});
+
+describe('killAllProcesses', () => {
+  it('kills every running command group at once, grace period and ignored SIGTERM included', async () => {
+    const first = fakeContext({ id: 'first' });
+    const second = fakeContext({ id: 'second' });
+    const pgids = [first, second].map(({ nextOutput }) => nextOutput((line) => /^\d+$/.test(line)));
+    const command = "trap '' TERM; echo $$; sleep 30 & sleep 30; echo survived";
+    const runs = [first, second].map(({ ctx }) => shell(command, { graceMs: 60_000 })(ctx));
+    const [a, b] = await Promise.all(pgids);
+    // The second task was aborted: SIGTERM was ignored and SIGKILL would come only in a minute.
+    second.controller.abort(new Error('stop'));
+
+    expect(killAllProcesses()).toBe(2);
+
+    const [firstError, secondError] = await Promise.all(
+      runs.map((run) => Promise.resolve(run).then(() => expect.fail('expected a rejection'), (error: unknown) => error)),
+    );
+    expect(firstError).toBeInstanceOf(TaskProcessError);
+    expect(firstError).toMatchObject({ message: 'killed by SIGKILL', signal: 'SIGKILL' });
+    expect(secondError).toEqual(new Error('stop'));
+    expect(lines(first.calls, 'stdout')).not.toContain('survived');
+    await vi.waitFor(() => expect([...liveMembers(Number(a)), ...liveMembers(Number(b))]).toEqual([]), SETTLE);
+  }, 5000);
+
+  it('signals nothing once every command has ended', async () => {
+    const { ctx } = fakeContext();
+    await shell('sleep 30 & echo started')(ctx);
+
+    expect(killAllProcesses()).toBe(0);
+  });
+
+  it('sends the signal it is given, which the command may handle', async () => {
+    const { ctx, calls, nextOutput } = fakeContext();
+    const ready = nextOutput((line) => line === 'ready');
+    const running = shell("trap 'echo got TERM; exit 3' TERM; echo ready; sleep 30 & wait")(ctx);
+    await ready;
+
+    expect(killAllProcesses('SIGTERM')).toBe(1);
+
+    await expect(running).rejects.toMatchObject({ exitCode: 3 });
+    expect(lines(calls, 'stdout')).toEqual(['ready', 'got TERM']);
   });
 });

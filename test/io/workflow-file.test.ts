@@ -229,7 +229,7 @@ describe('parseWorkflow on an invalid file', () => {
       'an unknown task field',
       'tasks:\n  a:\n    ‸rnu: echo a\n    run: echo a\n',
       'tasks.a.rnu',
-      'unknown field "rnu"; expected one of: description, needs, run, forEach, cwd, env, tasks, maxParallel, failFast',
+      'unknown field "rnu"; expected one of: description, needs, run, forEach, cwd, env, timeout, retries, retryDelay, retryBackoff, retryMaxDelay, retryJitter, tasks, maxParallel, failFast',
     ],
     [
       'an unknown workflow field',
@@ -270,6 +270,25 @@ describe('parseWorkflow on an invalid file', () => {
     ['an empty id', 'tasks:\n  ‸"": { run: x }\n', 'tasks[""]', 'a task id must not be empty'],
     ['a number as an id', 'tasks:\n  ‸1: { run: x }\n', 'tasks', 'a task id must be a string, got 1; quote it'],
     ['a bad id in a group', 'tasks:\n  g:\n    tasks:\n      ‸x/y: { run: z }\n', 'tasks.g.tasks["x/y"]', 'must not contain "/"'],
+    ['a timeout without a unit in words', 'tasks:\n  a: { run: x, timeout: ‸5 sec }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got "5 sec"'],
+    ['a timeout as a bare number', 'tasks:\n  a: { run: x, timeout: ‸30 }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got 30; add a unit, e.g. 30s'],
+    ['a zero timeout', 'tasks:\n  a: { run: x, timeout: ‸0s }\n', 'tasks.a.timeout', 'timeout must be longer than 0, got "0s"; leave timeout out for no limit'],
+    ['a negative timeout', 'tasks:\n  a: { run: x, timeout: ‸-5s }\n', 'tasks.a.timeout', 'got "-5s"'],
+    ['a list as timeout', 'tasks:\n  a: { run: x, timeout: ‸[5s] }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got a list'],
+    ['negative retries', 'tasks:\n  a: { run: x, retries: ‸-1 }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got -1'],
+    ['fractional retries', 'tasks:\n  a: { run: x, retries: ‸1.5 }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got 1.5'],
+    ['quoted retries', 'tasks:\n  a: { run: x, retries: ‸"3" }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got "3"'],
+    ['a bad retryDelay', 'tasks:\n  a: { run: x, retryDelay: ‸soon }\n', 'tasks.a.retryDelay', 'retryDelay must be a duration such as 500ms, 5s or 2m, got "soon"'],
+    ['a bad retryMaxDelay', 'tasks:\n  a: { run: x, retryMaxDelay: ‸1d }\n', 'tasks.a.retryMaxDelay', 'retryMaxDelay must be a duration such as 500ms, 5s or 2m, got "1d"'],
+    ['a retryMaxDelay below retryDelay', 'tasks:\n  a: { run: x, retryDelay: 5s, retryMaxDelay: ‸1s }\n', 'tasks.a.retryMaxDelay', 'retryMaxDelay must be no shorter than retryDelay (5s), got "1s"; raise retryMaxDelay or lower retryDelay'],
+    ['a retryBackoff below 1', 'tasks:\n  a: { run: x, retryBackoff: ‸0.5 }\n', 'tasks.a.retryBackoff', 'retryBackoff must be a number >= 1 (1 = the same wait every time), got 0.5'],
+    ['an infinite retryBackoff', 'tasks:\n  a: { run: x, retryBackoff: ‸.inf }\n', 'tasks.a.retryBackoff', 'got .inf'],
+    ['a retryJitter above 1', 'tasks:\n  a: { run: x, retryJitter: ‸2 }\n', 'tasks.a.retryJitter', 'retryJitter must be a number from 0 to 1, got 2'],
+    ['a negative retryJitter', 'tasks:\n  a: { run: x, retryJitter: ‸-0.1 }\n', 'tasks.a.retryJitter', 'got -0.1'],
+    ['timeout on a group', 'tasks:\n  g:\n    ‸timeout: 5s\n    tasks: { b: { run: y } }\n', 'tasks.g.timeout', 'timeout applies only to tasks with run; move it to the tasks that run commands'],
+    ['retries on a group', 'tasks:\n  g:\n    ‸retries: 2\n    tasks: { b: { run: y } }\n', 'tasks.g.retries', 'retries applies only to tasks with run'],
+    ['needs on a for-each instance', 'tasks:\n  a: { run: x, needs: [‸"per[a.txt]"] }\n', 'tasks.a.needs[0]', 'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead'],
+    ['needs on a for-each instance, as one id', 'tasks:\n  a: { run: x, needs: ‸"per[a.txt]" }\n', 'tasks.a.needs', 'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead'],
   ];
 
   test.each(cases)('reports %s', (_name, marked, field, message) => {
@@ -343,6 +362,90 @@ describe('parseWorkflow on an invalid file', () => {
     expect(message).toContain('flows/wf.yaml:1:14: maxParallel: maxParallel must be a whole number');
     expect(message).toContain('flows/wf.yaml:4:5: tasks.a.rnu: unknown field "rnu"');
     expect(message).toContain('flows/wf.yaml:11:7: tasks.g.tasks["c/d"]: task id "c/d"');
+  });
+});
+
+describe('parseWorkflow reliability fields', () => {
+  test('reads timeout and the retry fields of leaf and for-each tasks into milliseconds', () => {
+    const text = [
+      'tasks:',
+      '  fetch:',
+      '    run: "true"',
+      '    timeout: 30s',
+      '    retries: 3',
+      '    retryDelay: 500ms',
+      '    retryBackoff: 1.5',
+      '    retryMaxDelay: 2m',
+      '    retryJitter: 0.2',
+      '  each:',
+      '    forEach: fetch',
+      '    run: "true"',
+      '    timeout: 1.5h',
+      '    retries: 0',
+      '    retryDelay: 0s',
+      '  plain: { run: "true" }',
+      '',
+    ].join('\n');
+
+    const [fetch, each, plain] = parseWorkflow(text, 'wf.yaml').tasks;
+
+    expect(fetch).toMatchObject({
+      timeout: 30_000,
+      retries: 3,
+      retryDelay: 500,
+      retryBackoff: 1.5,
+      retryMaxDelay: 120_000,
+      retryJitter: 0.2,
+    });
+    expect(each).toMatchObject({ timeout: 5_400_000, retries: 0, retryDelay: 0 });
+    for (const field of ['timeout', 'retries', 'retryDelay', 'retryBackoff', 'retryMaxDelay', 'retryJitter']) {
+      expect(plain).not.toHaveProperty(field);
+    }
+  });
+
+  test('reports every bad reliability field of a task at once, in file order', () => {
+    const text = 'tasks:\n  a:\n    run: x\n    timeout: 5 sec\n    retries: many\n    retryJitter: 1.2\n';
+
+    const issues = issuesOf(text);
+
+    expect(issues.map((issue) => `${issue.source?.line}:${issue.source?.column} ${issue.field}`)).toEqual([
+      '4:14 tasks.a.timeout',
+      '5:14 tasks.a.retries',
+      '6:18 tasks.a.retryJitter',
+    ]);
+  });
+});
+
+describe('parseWorkflow graceMs', () => {
+  test('gives every shell task the grace period between SIGTERM and SIGKILL', async () => {
+    // The command ignores SIGTERM, so only SIGKILL after the grace period stops it; with the
+    // default of 5 s the test would run into its timeout.
+    const text = 'tasks:\n  stubborn:\n    run: trap "" TERM; echo ready; sleep 30; echo survived\n';
+    const [task] = parseWorkflow(text, path.join(dir, 'wf.yaml'), { graceMs: 100 }).tasks;
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const context: TaskContext = {
+      id: 'stubborn',
+      signal: controller.signal,
+      log: { info() {}, detail() {}, debug() {} },
+      progress() {},
+      produce() {},
+      output(line) {
+        lines.push(line);
+        if (line === 'ready') controller.abort(new Error('stop'));
+      },
+    };
+
+    await expect(Promise.resolve(task?.run?.(context))).rejects.toThrow('stop');
+    expect(lines).toEqual(['ready']);
+  }, 3000);
+
+  test('loadWorkflowFile passes graceMs on to the shell tasks', async () => {
+    const file = path.join(dir, 'wf.yaml');
+    fs.writeFileSync(file, 'tasks:\n  a: { run: "true" }\n');
+
+    await expect(loadWorkflowFile(file, { graceMs: -1 })).rejects.toThrow(/graceMs/);
+    await expect(loadWorkflowFile(file, { graceMs: 250 })).resolves.toMatchObject({ tasks: [{ id: 'a' }] });
   });
 });
 
