@@ -9,7 +9,7 @@
  */
 export { createWorkflow, defineWorkflow, runWorkflow } from './run.js';
 export type { Run, RunOptions, Workflow } from './run.js';
-export { runShell } from './actors/shell.js';
+export { killAllProcesses, runShell } from './actors/shell.js';
 export type { ShellOptions } from './actors/shell.js';
 export { taskMachine, describeError } from './machines/task.js';
 export { orchestratorMachine } from './machines/orchestrator.js';

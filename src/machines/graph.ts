@@ -260,7 +260,8 @@ function compileRetry(
     retries: retries ?? 0,
     delay: delay ?? 1000,
     backoff: backoff ?? 2,
-    maxDelay: maxDelay ?? 30_000,
+    // The default cap never cuts a first wait that was asked for explicitly.
+    maxDelay: maxDelay ?? Math.max(30_000, delay ?? 0),
     jitter: jitter ?? 0,
   };
 }

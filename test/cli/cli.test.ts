@@ -164,13 +164,13 @@ describe('taskchart run', () => {
     const file = workflow(`tasks:
   first:
     run: touch marker
-    retries: 3
+    retires: 3
 `);
     const result = await runCli(['run', file]);
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${file}:4:5`);
-    expect(result.stderr).toContain('retries');
+    expect(result.stderr).toContain('retires');
     expect(fs.existsSync(at('marker'))).toBe(false);
   });
 
@@ -265,7 +265,7 @@ tasks:
     expect(ok).toMatch(/^INFO: ok: fine$/m);
     expect(ok).toMatch(/^INFO: ok: DONE$/m);
     expect(bad).toMatch(/^INFO: bad: START: Exit with code 3$/m);
-    expect(bad).toMatch(/^ERROR: bad: FAILED: .*\(exit 3\)$/m);
+    expect(bad).toMatch(/^ERROR: bad: FAILED: exited with code 3$/m);
   });
 
   it('prints only the summary with --quiet', async () => {
