@@ -1,19 +1,22 @@
 import { setup, type ActorRefFrom, type DoneActorEvent } from 'xstate';
-import type { CancelReason, RunStatus, TaskchartEvent, TaskInfo } from '../types.js';
-import type { CompiledScope, GraphNode } from './graph.js';
+import type { CancelReason, RunStatus, TaskchartEvent } from '../types.js';
+import type { CompiledScope } from './graph.js';
+import {
+  begin,
+  createScheduler,
+  detectStuck,
+  isFinished,
+  isStuck,
+  produce,
+  queueStarts,
+  reportRetry,
+  settle,
+  stopEverything,
+  type Scheduler,
+} from './scheduler.js';
 import type { TaskOutcome, TaskRetryingMessage } from './task.js';
 
-/** Task states as the scheduler tracks them; small integers keep 100,000 tasks cheap. */
-const SCHEDULED = 0;
-const READY = 1;
-/** A for-each task whose producer runs: it takes items but has not started yet. */
-const OPEN = 2;
-const RUNNING = 3;
-/** A cancel was decided; the task machine has not reported back yet. */
-const ENDING = 4;
-const DONE = 5;
-const FAILED = 6;
-const CANCELLED = 7;
+export type { Command, Scheduler } from './scheduler.js';
 
 export interface OrchestratorInput {
   scope: CompiledScope;
@@ -38,51 +41,6 @@ export interface OrchestratorOutput {
   status: RunStatus;
   failed: string[];
   /** Set when the run could not go on. */
-  error: string | undefined;
-}
-
-/** A decision for the executor: start a task, or cancel one (it may never have started). */
-export type Command =
-  | { kind: 'start'; index: number; node: GraphNode }
-  | { kind: 'cancel'; index: number; node: GraphNode; reason: CancelReason; prerequisite: string | undefined };
-
-/**
- * The scheduler's state, held by reference in the machine's context so that an event costs O(1)
- * plus the edges it releases. Actions only change this data and queue commands; the executor
- * (`src/actors/orchestrate.ts`) carries the commands out after each step.
- */
-export interface Scheduler {
-  input: OrchestratorInput;
-  nodes: GraphNode[];
-  state: number[];
-  waiting: number[];
-  queue: number[];
-  head: number;
-  /** Tasks READY in the queue. */
-  ready: number;
-  /** Tasks started and not yet reported final (limit accounting). */
-  running: number;
-  /** Cancels decided and not yet reported final. */
-  ending: number;
-  /** Machines of tasks cancelled before they started, not yet reported back. */
-  echoes: number;
-  limit: number;
-  settled: number;
-  failed: string[];
-  commands: Command[];
-  /** Tasks whose machine reported final since the executor last looked. */
-  released: number[];
-  /** Set once fail-fast or a cancel stops new work. */
-  stopping: CancelReason | undefined;
-  interrupted: boolean;
-  /** A cancel that arrived before `run.begin`. */
-  cancelledEarly: CancelReason | undefined;
-  instanceIds: Set<string>;
-  /** forEach index → its instances' indices. */
-  instances: Map<number, number[]>;
-  /** forEach index → instances not yet final. */
-  openInstances: Map<number, number>;
-  instancesFailed: Set<number>;
   error: string | undefined;
 }
 
@@ -117,11 +75,7 @@ export const orchestratorMachine = setup({
       queueStarts(context.s);
     },
     retrying: ({ context, event }) => {
-      if (event.type !== 'task.retrying') return;
-      const { s } = context;
-      const id = s.nodes[event.index]!.id;
-      const { attempt, error, delayMs } = event;
-      s.input.report({ type: 'task.retrying', time: s.input.now(), id, status: 'running', attempt, error, delayMs });
+      if (event.type === 'task.retrying') reportRetry(context.s, event);
     },
     cancelAll: ({ context, event }) => {
       if (event.type !== 'run.cancel') return;
@@ -137,7 +91,7 @@ export const orchestratorMachine = setup({
     detectStuck: ({ context }) => detectStuck(context.s),
   },
   guards: {
-    finished: ({ context }) => context.s.settled === context.s.nodes.length && context.s.echoes === 0,
+    finished: ({ context }) => isFinished(context.s),
     stuck: ({ context }) => isStuck(context.s),
   },
 }).createMachine({
@@ -174,361 +128,3 @@ export const orchestratorMachine = setup({
 });
 
 export type OrchestratorActor = ActorRefFrom<typeof orchestratorMachine>;
-
-function createScheduler(input: OrchestratorInput): Scheduler {
-  const nodes = input.scope.nodes.slice();
-  const waiting = new Array<number>(nodes.length);
-  for (let index = 0; index < nodes.length; index++) waiting[index] = nodes[index]!.needs.length;
-  return {
-    input,
-    nodes,
-    state: new Array<number>(nodes.length).fill(SCHEDULED),
-    waiting,
-    queue: [],
-    head: 0,
-    ready: 0,
-    running: 0,
-    ending: 0,
-    echoes: 0,
-    limit: input.maxParallel > 0 ? input.maxParallel : Infinity,
-    settled: 0,
-    failed: [],
-    commands: [],
-    released: [],
-    stopping: undefined,
-    interrupted: false,
-    cancelledEarly: undefined,
-    instanceIds: new Set(),
-    instances: new Map(),
-    openInstances: new Map(),
-    instancesFailed: new Set(),
-    error: undefined,
-  };
-}
-
-function begin(s: Scheduler): void {
-  const { input, nodes } = s;
-  if (input.announce) {
-    const tasks: TaskInfo[] = [];
-    listTasks(input.scope, undefined, tasks);
-    input.report({ type: 'run.started', time: input.now(), name: input.scope.name, tasks });
-  }
-  if (s.cancelledEarly !== undefined) {
-    if (s.cancelledEarly === 'interrupted') s.interrupted = true;
-    stopEverything(s, s.cancelledEarly);
-    return;
-  }
-  for (let index = 0; index < nodes.length; index++) {
-    if (s.waiting[index] === 0) becomeReady(s, index);
-  }
-  queueStarts(s);
-}
-
-/** Every task of a scope and its groups, depth first, in declaration order. */
-function listTasks(scope: CompiledScope, parent: string | undefined, into: TaskInfo[]): void {
-  for (const node of scope.nodes) {
-    const info: TaskInfo = {
-      id: node.id,
-      description: node.description,
-      kind: node.kind,
-      needs: node.needs.map((need) => scope.nodes[need]!.id),
-    };
-    if (parent !== undefined) info.parent = parent;
-    if (node.kind === 'forEach') info.forEach = scope.nodes[node.producer]!.id;
-    into.push(info);
-    if (node.scope) listTasks(node.scope, node.id, into);
-  }
-}
-
-function becomeReady(s: Scheduler, index: number): void {
-  if (s.nodes[index]!.kind === 'forEach') {
-    settleForEach(s, index);
-    return;
-  }
-  if (s.state[index] !== SCHEDULED) return;
-  s.state[index] = READY;
-  s.ready += 1;
-  s.queue.push(index);
-}
-
-/** Queues `start` commands for ready tasks, in queue order, up to the limit. */
-function queueStarts(s: Scheduler): void {
-  while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
-    const index = s.queue[s.head++]!;
-    if (s.state[index] !== READY) continue;
-    s.ready -= 1;
-    s.state[index] = RUNNING;
-    s.running += 1;
-    const node = s.nodes[index]!;
-    if (node.kind === 'instance') startForEach(s, node.producer);
-    s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
-    if (node.feeds) openForEachs(s, node);
-    s.commands.push({ kind: 'start', index, node });
-  }
-  if (s.head > 1024 && s.head * 2 > s.queue.length) {
-    s.queue = s.queue.slice(s.head);
-    s.head = 0;
-  }
-}
-
-/** A producer started: its for-each tasks take items from now on. */
-function openForEachs(s: Scheduler, producer: GraphNode): void {
-  for (const index of producer.feeds ?? []) {
-    if (s.state[index] === SCHEDULED) s.state[index] = OPEN;
-  }
-}
-
-/** A for-each task starts with its first instance. */
-function startForEach(s: Scheduler, index: number): void {
-  if (s.state[index] !== OPEN) return;
-  s.state[index] = RUNNING;
-  const node = s.nodes[index]!;
-  s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
-}
-
-function settle(s: Scheduler, outcome: TaskOutcome): void {
-  const { index } = outcome;
-  const node = s.nodes[index]!;
-  s.released.push(index);
-  if (s.state[index]! >= DONE) {
-    // The machine of a task cancelled before it started: already final and reported.
-    s.echoes -= 1;
-    return;
-  }
-  if (s.state[index] === ENDING) s.ending -= 1;
-  if (outcome.startedAt !== undefined) s.running -= 1;
-  const time = outcome.completedAt ?? s.input.now();
-  if (outcome.status === 'done') {
-    markFinal(s, index, DONE);
-    s.input.report({ type: 'task.done', time, id: node.id, status: 'done' });
-  } else if (outcome.status === 'failed') {
-    markFinal(s, index, FAILED);
-    s.failed.push(node.id);
-    const error = outcome.error ?? { message: 'failed' };
-    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error });
-  } else {
-    markFinal(s, index, CANCELLED);
-    reportCancelled(s, node, time, outcome.reason ?? 'interrupted', outcome.prerequisite);
-  }
-  afterFinal(s, index);
-}
-
-function reportCancelled(
-  s: Scheduler,
-  node: GraphNode,
-  time: number,
-  reason: CancelReason,
-  prerequisite: string | undefined,
-): void {
-  const event: TaskchartEvent = { type: 'task.cancelled', time, id: node.id, status: 'cancelled', reason };
-  if (prerequisite !== undefined) event.prerequisite = prerequisite;
-  s.input.report(event);
-}
-
-function markFinal(s: Scheduler, index: number, state: number): void {
-  s.state[index] = state;
-  s.settled += 1;
-}
-
-/** Follow-ups once a task is final: release dependents or cancel them, close for-each tasks. */
-function afterFinal(s: Scheduler, index: number): void {
-  const node = s.nodes[index]!;
-  const state = s.state[index]!;
-  if (node.kind === 'instance') instanceFinished(s, index, state);
-  if (node.feeds) for (const forEach of node.feeds) producerFinished(s, forEach, index);
-  if (state === DONE) {
-    for (const next of node.dependents) {
-      s.waiting[next]! -= 1;
-      if (s.waiting[next] === 0) becomeReady(s, next);
-    }
-    return;
-  }
-  if (state === FAILED && s.input.failFast && s.stopping === undefined) {
-    stopEverything(s, 'fail-fast');
-    return;
-  }
-  cancelDependents(s, index);
-}
-
-/** Cancels, without running them, every task downstream of a failed or cancelled one. */
-function cancelDependents(s: Scheduler, root: number): void {
-  const stack = [root];
-  while (stack.length > 0) {
-    const index = stack.pop()!;
-    const prerequisite = s.nodes[index]!.id;
-    for (const next of s.nodes[index]!.dependents) {
-      if (s.state[next]! >= ENDING) continue;
-      cancel(s, next, 'prerequisite', prerequisite);
-      stack.push(next);
-    }
-  }
-}
-
-/**
- * Cancels one task. A running task's machine gets `cancel`, which aborts its runner; the task is
- * final when the machine reports back. A task that never started is final at once, in cascade
- * order, and still gets a machine that goes from `scheduled` to `cancelled` (its report back is
- * an echo). A group that never started takes its tasks with it. A for-each task has no machine of
- * its own: it is the join of its instances, and its instances not yet started go with it.
- */
-function cancel(s: Scheduler, index: number, reason: CancelReason, prerequisite: string | undefined): void {
-  const node = s.nodes[index]!;
-  const state = s.state[index]!;
-  if (state === RUNNING && node.kind !== 'forEach') {
-    s.state[index] = ENDING;
-    s.ending += 1;
-    s.commands.push({ kind: 'cancel', index, node, reason, prerequisite });
-    return;
-  }
-  if (state === READY) s.ready -= 1;
-  // A group's tasks end before the group does.
-  if (node.scope) cancelUnstartedGroup(s, node.scope, reason === 'interrupted' ? reason : 'parent');
-  markFinal(s, index, CANCELLED);
-  reportCancelled(s, node, s.input.now(), reason, prerequisite);
-  if (node.kind === 'forEach') {
-    for (const instance of s.instances.get(index) ?? []) {
-      const instanceState = s.state[instance]!;
-      if (instanceState === SCHEDULED || instanceState === READY) cancel(s, instance, reason, prerequisite);
-    }
-    return;
-  }
-  s.echoes += 1;
-  s.commands.push({ kind: 'cancel', index, node, reason, prerequisite });
-  if (node.kind === 'instance') {
-    s.openInstances.set(node.producer, (s.openInstances.get(node.producer) ?? 1) - 1);
-    settleForEach(s, node.producer);
-  }
-}
-
-/** Reports every task of a group that never started as cancelled, each group after its tasks. */
-function cancelUnstartedGroup(s: Scheduler, scope: CompiledScope, reason: CancelReason): void {
-  const time = s.input.now();
-  for (const node of scope.nodes) {
-    // Recursion is as deep as groups are nested in the file, never as long as a chain.
-    if (node.scope) cancelUnstartedGroup(s, node.scope, reason);
-    reportCancelled(s, node, time, reason, undefined);
-  }
-}
-
-function stopEverything(s: Scheduler, reason: CancelReason): void {
-  if (s.stopping !== undefined) return;
-  s.stopping = reason;
-  for (let index = 0; index < s.nodes.length; index++) {
-    if (s.state[index]! >= ENDING) continue;
-    cancel(s, index, reason, undefined);
-  }
-}
-
-/** A producer announced an item: each of its for-each tasks gets an instance for it. */
-function produce(s: Scheduler, producerIndex: number, item: string): void {
-  if (s.state[producerIndex] !== RUNNING) return;
-  const producer = s.nodes[producerIndex]!;
-  s.input.report({ type: 'task.file', time: s.input.now(), id: producer.id, status: 'running', path: item });
-  if (s.stopping !== undefined) return;
-  for (const forEach of producer.feeds ?? []) {
-    const state = s.state[forEach];
-    if (state === OPEN || state === RUNNING) addInstance(s, forEach, item);
-  }
-}
-
-function addInstance(s: Scheduler, forEach: number, item: string): void {
-  const owner = s.nodes[forEach]!;
-  const id = `${owner.id}[${item}]`;
-  if (s.instanceIds.has(id)) return;
-  s.instanceIds.add(id);
-  const needs = owner.needs.filter((need) => need !== owner.producer);
-  const index = s.nodes.length;
-  const node: GraphNode = {
-    id,
-    // An explicit description is kept for each instance; otherwise the id says it all.
-    description: owner.description === owner.id ? id : `${owner.description}: ${item}`,
-    kind: 'instance',
-    needs,
-    dependents: [],
-    run: owner.run,
-    producer: forEach,
-    feeds: undefined,
-    scope: undefined,
-    item,
-    timeout: owner.timeout,
-    retry: owner.retry,
-    source: owner.source,
-  };
-  s.nodes.push(node);
-  s.state.push(SCHEDULED);
-  s.waiting.push(0);
-  s.instances.set(forEach, [...(s.instances.get(forEach) ?? []), index]);
-  s.openInstances.set(forEach, (s.openInstances.get(forEach) ?? 0) + 1);
-  const info: TaskInfo = {
-    id,
-    description: node.description,
-    kind: 'instance',
-    needs: needs.map((need) => s.nodes[need]!.id),
-    forEach: owner.id,
-    item,
-  };
-  if (s.input.scope.prefix) info.parent = s.input.scope.prefix.slice(0, -1);
-  s.input.report({ type: 'task.added', time: s.input.now(), id, status: 'scheduled', task: info });
-
-  let waiting = 0;
-  for (const need of needs) {
-    const state = s.state[need]!;
-    if (state === DONE) continue;
-    if (state === FAILED || state === CANCELLED) {
-      cancel(s, index, 'prerequisite', s.nodes[need]!.id);
-      return;
-    }
-    waiting += 1;
-    s.nodes[need]!.dependents.push(index);
-  }
-  s.waiting[index] = waiting;
-  if (waiting === 0) becomeReady(s, index);
-}
-
-function instanceFinished(s: Scheduler, index: number, state: number): void {
-  const forEach = s.nodes[index]!.producer;
-  s.openInstances.set(forEach, (s.openInstances.get(forEach) ?? 1) - 1);
-  if (state === FAILED) s.instancesFailed.add(forEach);
-  settleForEach(s, forEach);
-}
-
-function producerFinished(s: Scheduler, forEach: number, producer: number): void {
-  if (s.state[producer] === DONE || s.state[forEach]! >= ENDING) return;
-  cancel(s, forEach, 'prerequisite', s.nodes[producer]!.id);
-  cancelDependents(s, forEach);
-}
-
-/** Ends a for-each task once its producer and prerequisites are done and every instance is final. */
-function settleForEach(s: Scheduler, index: number): void {
-  if (s.state[index]! >= ENDING) return;
-  if (s.waiting[index]! > 0 || (s.openInstances.get(index) ?? 0) > 0) return;
-  const node = s.nodes[index]!;
-  const time = s.input.now();
-  if (s.state[index] !== RUNNING) {
-    s.input.report({ type: 'task.started', time, id: node.id, status: 'running' });
-  }
-  if (s.instancesFailed.has(index)) {
-    markFinal(s, index, FAILED);
-    s.failed.push(node.id);
-    const error = { message: 'one or more of its instances failed' };
-    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error });
-  } else {
-    markFinal(s, index, DONE);
-    s.input.report({ type: 'task.done', time, id: node.id, status: 'done' });
-  }
-  afterFinal(s, index);
-}
-
-function isStuck(s: Scheduler): boolean {
-  if (s.settled === s.nodes.length) return false;
-  return s.running === 0 && s.ending === 0 && s.echoes === 0 && s.commands.length === 0 && (s.ready === 0 || s.stopping !== undefined);
-}
-
-function detectStuck(s: Scheduler): void {
-  const stuck: string[] = [];
-  for (let index = 0; index < s.nodes.length; index++) {
-    if (s.state[index]! < DONE) stuck.push(s.nodes[index]!.id);
-  }
-  const shown = stuck.slice(0, 10).join(', ') + (stuck.length > 10 ? `, and ${stuck.length - 10} more` : '');
-  s.error = `the run cannot go on: nothing is running and ${stuck.length} task(s) can never start: ${shown}`;
-}
