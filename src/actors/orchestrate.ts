@@ -79,6 +79,14 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       ref.send(event);
     }
     s.commands.length = 0;
+    s.startedInStep = 0;
+    if (s.more) {
+      s.more = false;
+      // Let the tasks just started run (no-op tasks finish) before starting more.
+      setImmediate(() => {
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'run.continue' });
+      });
+    }
   };
 
   actor.subscribe({

@@ -34,6 +34,8 @@ export interface OrchestratorInput {
 
 export type OrchestratorEvent =
   | { type: 'run.begin' }
+  /** Start the ready tasks held back at the end of the last step. */
+  | { type: 'run.continue' }
   | { type: 'task.produced'; index: number; item: string }
   | { type: 'run.cancel'; reason?: CancelReason };
 
@@ -74,6 +76,7 @@ export const orchestratorMachine = setup({
       produce(context.s, event.index, event.item);
       queueStarts(context.s);
     },
+    continue: ({ context }) => queueStarts(context.s),
     retrying: ({ context, event }) => {
       if (event.type === 'task.retrying') reportRetry(context.s, event);
     },
@@ -108,6 +111,7 @@ export const orchestratorMachine = setup({
     running: {
       on: {
         'xstate.done.actor.*': { actions: 'settle' },
+        'run.continue': { actions: 'continue' },
         'task.produced': { actions: 'produce' },
         'task.retrying': { actions: 'retrying' },
         'run.cancel': { actions: 'cancelAll' },

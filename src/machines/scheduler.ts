@@ -21,6 +21,13 @@ const DONE = 5;
 const FAILED = 6;
 const CANCELLED = 7;
 
+/**
+ * At most this many tasks start in one step; the executor asks for the rest on the next turn of
+ * the event loop. With 25,000 tasks ready at once, starting them all in one step would keep every
+ * one of their actors alive together and block the event loop (and Ctrl-C) until all had begun.
+ */
+export const STARTS_PER_STEP = 512;
+
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
 export type Command =
   | { kind: 'start'; index: number; node: GraphNode }
@@ -52,6 +59,10 @@ export interface Scheduler {
   commands: Command[];
   /** Tasks whose machine reported final since the executor last looked. */
   released: number[];
+  /** Starts queued since the executor last looked. */
+  startedInStep: number;
+  /** Ready tasks were held back by `STARTS_PER_STEP`: the executor sends `run.continue`. */
+  more: boolean;
   /** Set once fail-fast or a cancel stops new work. */
   stopping: CancelReason | undefined;
   interrupted: boolean;
@@ -87,6 +98,8 @@ export function createScheduler(input: OrchestratorInput): Scheduler {
     failed: [],
     commands: [],
     released: [],
+    startedInStep: 0,
+    more: false,
     stopping: undefined,
     interrupted: false,
     cancelledEarly: undefined,
@@ -146,6 +159,11 @@ function becomeReady(s: Scheduler, index: number): void {
 /** Queues `start` commands for ready tasks, in queue order, up to the limit. */
 export function queueStarts(s: Scheduler): void {
   while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
+    if (s.startedInStep >= STARTS_PER_STEP) {
+      s.more = true;
+      break;
+    }
+    s.startedInStep += 1;
     const index = s.queue[s.head++]!;
     if (s.state[index] !== READY) continue;
     s.ready -= 1;
