@@ -196,7 +196,9 @@ function ratios(results, sizes) {
   const find = (workload, label, size, maxParallel = 0) =>
     results.find(
       (r) =>
-        r.workload === workload && r.label === label && r.maxParallel === maxParallel &&
+        r.workload === workload &&
+        r.label === label &&
+        r.maxParallel === maxParallel &&
         (size === undefined || r.size === size),
     );
   const median = (result) => result?.ms?.median;

@@ -40,8 +40,12 @@ export function printTable(report, out) {
   const { results, graphs, machine, options } = report;
   const floorOf = (r) =>
     results.find(
-      (f) => f.label === 'floor' && f.workload === r.workload && f.size === r.size &&
-        f.maxParallel === r.maxParallel && f.kind === r.kind,
+      (f) =>
+        f.label === 'floor' &&
+        f.workload === r.workload &&
+        f.size === r.size &&
+        f.maxParallel === r.maxParallel &&
+        f.kind === r.kind,
     );
   // One line per distinct reason, naming the measurements it held back.
   const notes = new Map();

@@ -6,7 +6,14 @@ import { taskMachine } from '../dist/machines/task.js';
 
 const count = Number(process.argv[2] ?? 100_000);
 const clock = { now: Date.now, setTimeout, clearTimeout };
-const env = { now: Date.now, clock, graceMs: 5000, report() {}, inflight: new Set(), interrupted: false };
+const env = {
+  now: Date.now,
+  clock,
+  graceMs: 5000,
+  report() {},
+  inflight: new Set(),
+  interrupted: false,
+};
 const logic = taskMachine.provide({ actors: { runner: createRunnerLogic(env) } });
 const node = { id: 't', description: 't', kind: 'task', run: async () => {}, item: undefined };
 let next = 0;
@@ -28,7 +35,16 @@ const parent = createActor(
 ).start();
 
 function spawn(index) {
-  const input = { index, id: 't', description: 't', node, owner: parent, now: Date.now, startNow: true, random: Math.random };
+  const input = {
+    index,
+    id: 't',
+    description: 't',
+    node,
+    owner: parent,
+    now: Date.now,
+    startNow: true,
+    random: Math.random,
+  };
   createActor(logic, { parent, id: `slot-${index % 8}`, input }).start();
 }
 

@@ -118,7 +118,11 @@ function runCommand(command, argv, options, timeoutMs) {
   const ms = performance.now() - started;
   if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
   if (result.status !== 0) {
-    const stderr = String(result.stderr ?? '').trim().split('\n').slice(-5).join('\n');
+    const stderr = String(result.stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join('\n');
     const exit = result.status ?? result.signal;
     throw new Error(`${command} ${argv.join(' ')} exited ${exit}: ${stderr}`);
   }
@@ -146,7 +150,9 @@ function measureShell(args, tmp) {
     if (args.verify) {
       const echo = path.join(tmp, 'echo.txt');
       fs.writeFileSync(echo, 'echo ran\n'.repeat(args.size));
-      const ran = xargs(echo, 'pipe').stdout.split('\n').filter((line) => line === 'ran').length;
+      const ran = xargs(echo, 'pipe')
+        .stdout.split('\n')
+        .filter((line) => line === 'ran').length;
       if (ran !== args.size) throw new Error(`xargs ran ${ran} commands; expected ${args.size}.`);
     }
     return { ms, tasks: args.size };
@@ -165,9 +171,12 @@ function measureShell(args, tmp) {
   if (args.verify) {
     const events = path.join(tmp, 'events.jsonl');
     runCommand(process.execPath, [...argv, '--events', events], options, timeoutMs);
-    const done = fs.readFileSync(events, 'utf8').split('\n').filter((line) => {
-      return line.trim() !== '' && JSON.parse(line).type === 'task.done';
-    }).length;
+    const done = fs
+      .readFileSync(events, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        return line.trim() !== '' && JSON.parse(line).type === 'task.done';
+      }).length;
     if (done !== args.size) {
       throw new Error(`The CLI logged ${done} task.done events; expected ${args.size}.`);
     }

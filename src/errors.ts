@@ -42,7 +42,8 @@ export class WorkflowValidationError extends TaskchartError {
 
   constructor(issues: readonly WorkflowIssue[]) {
     const lines = issues.map(formatIssue);
-    const head = issues.length === 1 ? 'Invalid workflow' : `Invalid workflow (${issues.length} problems)`;
+    const head =
+      issues.length === 1 ? 'Invalid workflow' : `Invalid workflow (${issues.length} problems)`;
     super('INVALID_WORKFLOW', `${head}:\n${lines.map((line) => `  ${line}`).join('\n')}`);
     this.name = 'WorkflowValidationError';
     this.issues = issues;

@@ -101,7 +101,10 @@ export function createWorkflow(definition: WorkflowDefinition): Workflow {
 }
 
 /** Validates and runs a workflow, resolving with its result. */
-export function runWorkflow(definition: WorkflowDefinition, options?: RunOptions): Promise<RunResult> {
+export function runWorkflow(
+  definition: WorkflowDefinition,
+  options?: RunOptions,
+): Promise<RunResult> {
   return createWorkflow(definition).run(options).result;
 }
 
@@ -116,7 +119,10 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
   const listeners = new Map<string, Set<(event: TaskchartEvent) => void>>();
   let closed = false;
 
-  const dispatch = (event: TaskchartEvent, listenersOf: Set<(event: TaskchartEvent) => void> | undefined) => {
+  const dispatch = (
+    event: TaskchartEvent,
+    listenersOf: Set<(event: TaskchartEvent) => void> | undefined,
+  ) => {
     if (!listenersOf) return;
     for (const listener of listenersOf) {
       try {
@@ -213,7 +219,11 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
 }
 
 /** Waits for runners still settling after an abort, but never longer than `limitMs`. */
-async function settleInflight(inflight: Set<Promise<unknown>>, clock: Clock, limitMs: number): Promise<void> {
+async function settleInflight(
+  inflight: Set<Promise<unknown>>,
+  clock: Clock,
+  limitMs: number,
+): Promise<void> {
   if (inflight.size === 0) return;
   let timer: unknown;
   const deadline = new Promise<void>((resolve) => {

@@ -133,7 +133,9 @@ export function createStatusTable(): StatusTable {
     startedAt: () => started,
     completedAt: () => completed,
     listing: () =>
-      Array.from(rows.values(), (task) => `${task.id}: ${task.description} [${task.status}]`).join('\n'),
+      Array.from(rows.values(), (task) => `${task.id}: ${task.description} [${task.status}]`).join(
+        '\n',
+      ),
   };
 }
 

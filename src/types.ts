@@ -124,7 +124,12 @@ export type RunStartedEvent = EventBase & {
   name?: string;
   tasks: TaskInfo[];
 };
-export type TaskAddedEvent = EventBase & { type: 'task.added'; id: string; status: 'scheduled'; task: TaskInfo };
+export type TaskAddedEvent = EventBase & {
+  type: 'task.added';
+  id: string;
+  status: 'scheduled';
+  task: TaskInfo;
+};
 export type TaskStartedEvent = EventBase & { type: 'task.started'; id: string; status: 'running' };
 export type TaskProgressEvent = EventBase & {
   type: 'task.progress';
@@ -133,7 +138,12 @@ export type TaskProgressEvent = EventBase & {
   fraction: number;
   message?: string;
 };
-export type TaskFileEvent = EventBase & { type: 'task.file'; id: string; status: 'running'; path: string };
+export type TaskFileEvent = EventBase & {
+  type: 'task.file';
+  id: string;
+  status: 'running';
+  path: string;
+};
 export type TaskLogEvent = EventBase & {
   type: 'task.log';
   id: string;
@@ -154,7 +164,12 @@ export type TaskRetryingEvent = EventBase & {
   delayMs: number;
 };
 export type TaskDoneEvent = EventBase & { type: 'task.done'; id: string; status: 'done' };
-export type TaskFailedEvent = EventBase & { type: 'task.failed'; id: string; status: 'failed'; error: TaskError };
+export type TaskFailedEvent = EventBase & {
+  type: 'task.failed';
+  id: string;
+  status: 'failed';
+  error: TaskError;
+};
 export type TaskCancelledEvent = EventBase & {
   type: 'task.cancelled';
   id: string;

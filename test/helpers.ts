@@ -52,7 +52,8 @@ export function trace(events: readonly TaskchartEvent[]): string[] {
         lines.push(`failed ${event.id}: ${event.error.message}`);
         break;
       case 'task.cancelled': {
-        const why = event.prerequisite === undefined ? event.reason : `${event.reason} ${event.prerequisite}`;
+        const why =
+          event.prerequisite === undefined ? event.reason : `${event.reason} ${event.prerequisite}`;
         lines.push(`cancelled ${event.id} (${why})`);
         break;
       }
@@ -158,7 +159,8 @@ export function outcome(tasks: Record<string, TaskResult>): Record<string, strin
   const view: Record<string, string> = {};
   for (const [id, task] of Object.entries(tasks)) {
     if (task.status === 'cancelled') {
-      const why = task.prerequisite === undefined ? task.reason : `${task.reason} ${task.prerequisite}`;
+      const why =
+        task.prerequisite === undefined ? task.reason : `${task.reason} ${task.prerequisite}`;
       view[id] = `cancelled ${why}`;
     } else if (task.status === 'failed') {
       view[id] = `failed: ${task.error.message}`;
@@ -180,7 +182,9 @@ export function peakRunning(
     if (!('id' in event) || !ids(event.id)) continue;
     if (event.type === 'task.started') running += 1;
     const ended = ['task.done', 'task.failed', 'task.cancelled'].includes(event.type);
-    const wasStarted = events.some((other) => other.type === 'task.started' && other.id === event.id);
+    const wasStarted = events.some(
+      (other) => other.type === 'task.started' && other.id === event.id,
+    );
     if (ended && wasStarted) running -= 1;
     peak = Math.max(peak, running);
   }

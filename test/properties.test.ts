@@ -35,7 +35,13 @@ describe('random workflows on a fake clock', () => {
     expect(seen.failed).toBeGreaterThan(0);
     expect(seen.interrupted).toBeGreaterThan(0);
     expect(seen.groups).toBeGreaterThan(0);
-    expect([...reasons].sort()).toEqual(['fail-fast', 'interrupted', 'parent', 'prerequisite', 'run cancelled']);
+    expect([...reasons].sort()).toEqual([
+      'fail-fast',
+      'interrupted',
+      'parent',
+      'prerequisite',
+      'run cancelled',
+    ]);
   }, 60_000);
 
   const seed = Date.now() % 2 ** 31;

@@ -39,7 +39,13 @@ export interface Produce {
 export type NodeSpec =
   | { kind: 'task'; needs?: number[]; plan: Plan; produces?: Produce[] }
   | { kind: 'forEach'; needs?: number[]; producer: number; perItem: Plan[] }
-  | { kind: 'group'; needs?: number[]; maxParallel: number; failFast: boolean; children: NodeSpec[] };
+  | {
+      kind: 'group';
+      needs?: number[];
+      maxParallel: number;
+      failFast: boolean;
+      children: NodeSpec[];
+    };
 
 export interface RunSpec {
   tasks: NodeSpec[];
@@ -58,33 +64,55 @@ export const NON_ERRORS: readonly unknown[] = ['plain string', 42, { code: 7 }, 
 // Generators
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
-  outcome: fc.constantFrom<Outcome>('succeed', 'succeed', 'succeed', 'succeed', 'succeed', 'throw', 'reject', 'never'),
+  outcome: fc.constantFrom<Outcome>(
+    'succeed',
+    'succeed',
+    'succeed',
+    'succeed',
+    'succeed',
+    'throw',
+    'reject',
+    'never',
+  ),
   duration: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 50 })),
   chatter: fc.boolean(),
   value: fc.integer({ min: 0, max: NON_ERRORS.length - 1 }),
 });
 
 const producesArb = fc.array(
-  fc.record({ at: fc.integer({ min: 0, max: 50 }), item: fc.integer({ min: 0, max: ITEMS.length - 1 }) }),
+  fc.record({
+    at: fc.integer({ min: 0, max: 50 }),
+    item: fc.integer({ min: 0, max: ITEMS.length - 1 }),
+  }),
   { maxLength: 4 },
 );
 const needsArb = fc.array(fc.nat({ max: 40 }), { maxLength: 3 });
 
 function nodeArb(depth: number): fc.Arbitrary<NodeSpec> {
-  const task = fc.record({ kind: fc.constant('task' as const), needs: needsArb, plan: planArb, produces: producesArb });
+  const task = fc.record({
+    kind: fc.constant('task' as const),
+    needs: needsArb,
+    plan: planArb,
+    produces: producesArb,
+  });
   const forEach = fc.record({
     kind: fc.constant('forEach' as const),
     needs: needsArb,
     producer: fc.nat({ max: 40 }),
     perItem: fc.array(planArb, { minLength: ITEMS.length, maxLength: ITEMS.length }),
   });
-  if (depth >= 2) return fc.oneof({ arbitrary: task, weight: 4 }, { arbitrary: forEach, weight: 1 });
+  if (depth >= 2)
+    return fc.oneof({ arbitrary: task, weight: 4 }, { arbitrary: forEach, weight: 1 });
   const group = fc.record({
     kind: fc.constant('group' as const),
     needs: needsArb,
     maxParallel: fc.integer({ min: 0, max: 3 }),
     failFast: fc.boolean(),
-    children: fc.array(nodeArb(depth + 1), { minLength: 1, maxLength: depth === 0 ? 10 : 5, size: 'max' }),
+    children: fc.array(nodeArb(depth + 1), {
+      minLength: 1,
+      maxLength: depth === 0 ? 10 : 5,
+      size: 'max',
+    }),
   });
   return fc.oneof(
     { arbitrary: task, weight: 8 },
@@ -133,7 +161,8 @@ export function createFakeClock(start = 1_000_000) {
     fireNext: (): boolean => {
       let next: Timer | undefined;
       for (const timer of timers.values()) {
-        if (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq)) next = timer;
+        if (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq))
+          next = timer;
       }
       if (!next) return false;
       timers.delete(next.seq);
@@ -245,7 +274,13 @@ function buildScope(
     } else {
       const inner: ScopeInfo = { key: id, limit: node.maxParallel, failFast: node.failFast };
       const children = buildScope(node.children, `${id}/`, id, inner, tasks, probe);
-      definitions.push({ id: name, needs, maxParallel: node.maxParallel, failFast: node.failFast, tasks: children });
+      definitions.push({
+        id: name,
+        needs,
+        maxParallel: node.maxParallel,
+        failFast: node.failFast,
+        tasks: children,
+      });
     }
   });
   return definitions;
@@ -254,12 +289,16 @@ function buildScope(
 /** A for-each whose producer index does not name an earlier plain task picks one, or becomes a task. */
 function normalise(node: NodeSpec, index: number, siblings: readonly NodeSpec[]): NodeSpec {
   if (node.kind !== 'forEach') return node;
-  const candidates = siblings.slice(0, index).flatMap((sibling, at) => (sibling.kind === 'task' ? [at] : []));
+  const candidates = siblings
+    .slice(0, index)
+    .flatMap((sibling, at) => (sibling.kind === 'task' ? [at] : []));
   if (candidates.length === 0) {
     const plan = node.perItem[0] ?? { outcome: 'succeed', duration: 0 };
     return { kind: 'task', plan, ...(node.needs ? { needs: node.needs } : {}) };
   }
-  const producer = candidates.includes(node.producer) ? node.producer : candidates[node.producer % candidates.length]!;
+  const producer = candidates.includes(node.producer)
+    ? node.producer
+    : candidates[node.producer % candidates.length]!;
   return { ...node, producer };
 }
 
@@ -285,12 +324,15 @@ function enter(probe: Probe, ctx: TaskContext): (how: 'settled' | 'aborted') => 
   probe.calls.set(id, (probe.calls.get(id) ?? 0) + 1);
   if (probe.calls.get(id)! > 1) probe.problems.push(`runner of ${id} was called twice`);
   const state = probe.stateOf(id);
-  if (state !== 'started') probe.problems.push(`runner of ${id} was called while its events say "${state ?? 'unknown'}"`);
+  if (state !== 'started')
+    probe.problems.push(`runner of ${id} was called while its events say "${state ?? 'unknown'}"`);
   const { key, limit } = probe.limitOf(id);
   const count = (probe.active.get(key) ?? 0) + 1;
   probe.active.set(key, count);
   if (limit > 0 && count > limit) {
-    probe.problems.push(`${count} runners of scope "${key || 'top'}" ran at once (limit ${limit}) when ${id} began`);
+    probe.problems.push(
+      `${count} runners of scope "${key || 'top'}" ran at once (limit ${limit}) when ${id} began`,
+    );
   }
   let left = false;
   return (how) => {
@@ -306,7 +348,12 @@ function nonError(plan: Plan): unknown {
 }
 
 /** Runs a plan: synchronously when it has nothing to wait for, else on the fake clock. */
-function follow(plan: Plan, ctx: TaskContext, probe: Probe, before?: (signal: AbortSignal) => Promise<void>): unknown {
+function follow(
+  plan: Plan,
+  ctx: TaskContext,
+  probe: Probe,
+  before?: (signal: AbortSignal) => Promise<void>,
+): unknown {
   const leave = enter(probe, ctx);
   const quick = plan.duration === 0 && plan.outcome !== 'never' && !plan.chatter && !before;
   if (quick) {
@@ -316,11 +363,7 @@ function follow(plan: Plan, ctx: TaskContext, probe: Probe, before?: (signal: Ab
     return undefined;
   }
   const signal = ctx.signal;
-  signal.addEventListener(
-    'abort',
-    () => leave('aborted'),
-    { once: true },
-  );
+  signal.addEventListener('abort', () => leave('aborted'), { once: true });
   const work = async (): Promise<void> => {
     try {
       if (plan.chatter) {
@@ -399,13 +442,23 @@ export async function checkRun(spec: RunSpec): Promise<Checked> {
     },
   };
   const model = buildModel(spec, probe);
-  const top = spec.limitsIn === 'workflow' ? { maxParallel: spec.maxParallel, failFast: spec.failFast } : {};
-  const options = spec.limitsIn === 'options' ? { maxParallel: spec.maxParallel, failFast: spec.failFast } : {};
-  const run = createWorkflow({ ...top, tasks: model.definition }).run({ ...options, clock, graceMs: 100 });
+  const top =
+    spec.limitsIn === 'workflow' ? { maxParallel: spec.maxParallel, failFast: spec.failFast } : {};
+  const options =
+    spec.limitsIn === 'options' ? { maxParallel: spec.maxParallel, failFast: spec.failFast } : {};
+  const run = createWorkflow({ ...top, tasks: model.definition }).run({
+    ...options,
+    clock,
+    graceMs: 100,
+  });
   run.on('*', (event) => {
     events.push(event);
     if (event.type === 'task.started') state.set(event.id, 'started');
-    if (event.type === 'task.done' || event.type === 'task.failed' || event.type === 'task.cancelled') {
+    if (
+      event.type === 'task.done' ||
+      event.type === 'task.failed' ||
+      event.type === 'task.cancelled'
+    ) {
       state.set(event.id, 'final');
     }
   });
@@ -418,7 +471,8 @@ export async function checkRun(spec: RunSpec): Promise<Checked> {
     run.cancel();
   };
   if (spec.interruptAt === -1) interrupt(false);
-  else if (spec.interruptAt !== undefined) clock.setTimeout(() => interrupt(false), spec.interruptAt);
+  else if (spec.interruptAt !== undefined)
+    clock.setTimeout(() => interrupt(false), spec.interruptAt);
 
   let result: RunResult | undefined;
   let failure: unknown;
@@ -434,7 +488,9 @@ export async function checkRun(spec: RunSpec): Promise<Checked> {
     if (clock.fireNext()) continue;
     // Nothing is left to happen on its own: only runners that wait for an abort may remain.
     const waiting = [...state].filter(([, s]) => s === 'started').map(([id]) => id);
-    const stuck = waiting.filter((id) => planOf(model, id)?.outcome !== 'never' && leafKind(model, id));
+    const stuck = waiting.filter(
+      (id) => planOf(model, id)?.outcome !== 'never' && leafKind(model, id),
+    );
     if (stuck.length > 0 || interrupted) {
       throw new Error(`the run hangs with no timer left; running: ${waiting.join(', ') || 'none'}`);
     }
@@ -473,13 +529,19 @@ interface Seen {
   started: boolean;
 }
 
-function checkEvents(model: Model, entries: readonly Entry[], result: RunResult, probe: Probe): void {
+function checkEvents(
+  model: Model,
+  entries: readonly Entry[],
+  result: RunResult,
+  probe: Probe,
+): void {
   const fail = (message: string): never => {
     throw new Error(message);
   };
   const tasks = new Map(model.tasks);
   const seen = new Map<string, Seen>();
-  for (const id of tasks.keys()) seen.set(id, { phase: 'scheduled', final: undefined, reason: undefined, started: false });
+  for (const id of tasks.keys())
+    seen.set(id, { phase: 'scheduled', final: undefined, reason: undefined, started: false });
   const running = new Map<string, number>();
   const failedIn = new Set<string>();
   const produced = new Map<string, Set<string>>();
@@ -506,7 +568,10 @@ function checkEvents(model: Model, entries: readonly Entry[], result: RunResult,
       runStarted = true;
       const announced = entry.tasks.map((task) => task.id).sort();
       const expected = [...model.tasks.keys()].sort();
-      must(JSON.stringify(announced) === JSON.stringify(expected), `run.started announced ${announced.join(',')} instead of ${expected.join(',')}`);
+      must(
+        JSON.stringify(announced) === JSON.stringify(expected),
+        `run.started announced ${announced.join(',')} instead of ${expected.join(',')}`,
+      );
       return;
     }
     if (entry.type === 'run.done') {
@@ -520,10 +585,19 @@ function checkEvents(model: Model, entries: readonly Entry[], result: RunResult,
       const owner = tasks.get(entry.task.forEach ?? '');
       must(owner?.kind === 'forEach', `task.added for ${id} names no for-each task`);
       const item = entry.task.item ?? '';
-      must(id === `${owner!.id}[${item}]`, `instance id ${id} does not match its for-each and item`);
-      must(produced.get(owner!.producer!)?.has(item) === true, `instance ${id} was added before its producer announced "${item}"`);
+      must(
+        id === `${owner!.id}[${item}]`,
+        `instance id ${id} does not match its for-each and item`,
+      );
+      must(
+        produced.get(owner!.producer!)?.has(item) === true,
+        `instance ${id} was added before its producer announced "${item}"`,
+      );
       const ownerSeen = seen.get(owner!.id)!;
-      must(ownerSeen.phase !== 'final', `instance ${id} was added after its for-each ${owner!.id} ended`);
+      must(
+        ownerSeen.phase !== 'final',
+        `instance ${id} was added after its for-each ${owner!.id} ended`,
+      );
       const planIndex = ITEMS.indexOf(item as (typeof ITEMS)[number]);
       tasks.set(id, {
         ...owner!,
@@ -541,37 +615,57 @@ function checkEvents(model: Model, entries: readonly Entry[], result: RunResult,
     const info = tasks.get(id);
     const state = seen.get(id);
     if (!info || !state) return fail(`${entry.type} for unknown task ${id}`);
-    must(state.phase !== 'final', `${entry.type} of ${id} came after its final event ${state.final}`);
+    must(
+      state.phase !== 'final',
+      `${entry.type} of ${id} came after its final event ${state.final}`,
+    );
     if (info.parent !== undefined) {
       const parent = seen.get(info.parent)!;
-      must(parent.phase !== 'final', `${entry.type} of ${id} came after its group ${info.parent} ended`);
+      must(
+        parent.phase !== 'final',
+        `${entry.type} of ${id} came after its group ${info.parent} ended`,
+      );
     }
 
     if (entry.type === 'task.started') {
       must(state.phase === 'scheduled' || state.phase === 'added', `${id} started twice`);
       // A for-each starts with its first instance, while its producer still runs.
       for (const need of info.needs.filter((need) => need !== info.producer)) {
-        must(seen.get(need)?.final === 'task.done', `${id} started before its prerequisite ${need} was done (${seen.get(need)?.final ?? 'not final'})`);
+        must(
+          seen.get(need)?.final === 'task.done',
+          `${id} started before its prerequisite ${need} was done (${seen.get(need)?.final ?? 'not final'})`,
+        );
       }
-      if (info.parent !== undefined) must(seen.get(info.parent)!.started, `${id} started before its group ${info.parent}`);
-      if (info.kind === 'instance') must(seen.get(info.forEach!)!.started, `${id} started before its for-each ${info.forEach}`);
+      if (info.parent !== undefined)
+        must(seen.get(info.parent)!.started, `${id} started before its group ${info.parent}`);
+      if (info.kind === 'instance')
+        must(seen.get(info.forEach!)!.started, `${id} started before its for-each ${info.forEach}`);
       must(interruptedAt < 0, `${id} started after run.cancel()`);
       const stopped = info.scope.failFast && failedIn.has(info.scope.key);
-      must(!stopped, `${id} started after a failure in its fail-fast scope "${info.scope.key || 'top'}"`);
+      must(
+        !stopped,
+        `${id} started after a failure in its fail-fast scope "${info.scope.key || 'top'}"`,
+      );
       state.phase = 'running';
       state.started = true;
       if (counted(info)) {
         const count = (running.get(info.scope.key) ?? 0) + 1;
         running.set(info.scope.key, count);
         const limit = info.scope.limit;
-        must(limit === 0 || count <= limit, `${count} tasks of scope "${info.scope.key || 'top'}" ran at once (limit ${limit}) when ${id} started`);
+        must(
+          limit === 0 || count <= limit,
+          `${count} tasks of scope "${info.scope.key || 'top'}" ran at once (limit ${limit}) when ${id} started`,
+        );
       }
       return;
     }
     if (MIDDLE.has(entry.type)) {
       must(state.phase === 'running', `${entry.type} of ${id} came while it was ${state.phase}`);
       if (entry.type === 'task.file') {
-        must(info.produces.some((p) => ITEMS[p.item] === entry.path), `${id} announced "${entry.path}", which it never produced`);
+        must(
+          info.produces.some((p) => ITEMS[p.item] === entry.path),
+          `${id} announced "${entry.path}", which it never produced`,
+        );
         const set = produced.get(id) ?? new Set<string>();
         set.add(entry.path);
         produced.set(id, set);
@@ -580,25 +674,39 @@ function checkEvents(model: Model, entries: readonly Entry[], result: RunResult,
     }
     if (!FINAL.has(entry.type)) return fail(`unexpected event ${entry.type} of ${id}`);
 
-    if (state.started && counted(info)) running.set(info.scope.key, (running.get(info.scope.key) ?? 1) - 1);
+    if (state.started && counted(info))
+      running.set(info.scope.key, (running.get(info.scope.key) ?? 1) - 1);
     state.phase = 'final';
     state.final = entry.type;
     const children = info.children.map((child) => ({ child, s: seen.get(child)! }));
     if (info.kind === 'group') {
-      for (const { child, s } of children) must(s.phase === 'final', `group ${id} ended (${entry.type}) while ${child} is ${s.phase}`);
+      for (const { child, s } of children)
+        must(s.phase === 'final', `group ${id} ended (${entry.type}) while ${child} is ${s.phase}`);
     }
     if (entry.type === 'task.done') {
       must(state.started, `${id} ended done without starting`);
       if (info.kind === 'task' || info.kind === 'instance') {
-        must(info.plan?.outcome === 'succeed', `${id} ended done but its runner was planned to ${info.plan?.outcome}`);
+        must(
+          info.plan?.outcome === 'succeed',
+          `${id} ended done but its runner was planned to ${info.plan?.outcome}`,
+        );
       } else {
-        for (const { child, s } of children) must(s.final === 'task.done', `${id} ended done while ${child} is ${s.final ?? s.phase}`);
+        for (const { child, s } of children)
+          must(s.final === 'task.done', `${id} ended done while ${child} is ${s.final ?? s.phase}`);
       }
       if (info.kind === 'forEach') {
-        must(seen.get(info.producer!)!.final === 'task.done', `${id} ended done before its producer was done`);
+        must(
+          seen.get(info.producer!)!.final === 'task.done',
+          `${id} ended done before its producer was done`,
+        );
         const items = [...(produced.get(info.producer!) ?? [])].sort();
-        const instances = info.children.map((child) => tasks.get(child)!.id.slice(id.length + 1, -1)).sort();
-        must(items.join() === instances.join(), `${id} ended done with instances [${instances}] for items [${items}]`);
+        const instances = info.children
+          .map((child) => tasks.get(child)!.id.slice(id.length + 1, -1))
+          .sort();
+        must(
+          items.join() === instances.join(),
+          `${id} ended done with instances [${instances}] for items [${items}]`,
+        );
       }
       return;
     }
@@ -608,66 +716,124 @@ function checkEvents(model: Model, entries: readonly Entry[], result: RunResult,
       must(state.started, `${id} failed without starting`);
       if (info.kind === 'task' || info.kind === 'instance') {
         const plan = info.plan!;
-        must(plan.outcome === 'throw' || plan.outcome === 'reject', `${id} failed but its runner was planned to ${plan.outcome}`);
-        if (plan.outcome === 'throw') must(entry.error.message === `${id} broke`, `${id} failed with "${entry.error.message}" instead of "${id} broke"`);
-        must(typeof entry.error.message === 'string' && entry.error.message.length > 0, `${id} failed with an empty message`);
+        must(
+          plan.outcome === 'throw' || plan.outcome === 'reject',
+          `${id} failed but its runner was planned to ${plan.outcome}`,
+        );
+        if (plan.outcome === 'throw')
+          must(
+            entry.error.message === `${id} broke`,
+            `${id} failed with "${entry.error.message}" instead of "${id} broke"`,
+          );
+        must(
+          typeof entry.error.message === 'string' && entry.error.message.length > 0,
+          `${id} failed with an empty message`,
+        );
       } else if (info.kind === 'group') {
         must(failedIn.has(id), `${id} failed though none of its children failed`);
       } else {
-        must(children.some(({ s }) => s.final === 'task.failed'), `${id} failed though none of its instances failed`);
+        must(
+          children.some(({ s }) => s.final === 'task.failed'),
+          `${id} failed though none of its instances failed`,
+        );
       }
       return;
     }
     if (entry.type !== 'task.cancelled') return fail(`unexpected event ${entry.type} of ${id}`);
     const { reason, prerequisite } = entry;
     state.reason = reason;
-    must((prerequisite !== undefined) === (reason === 'prerequisite'), `${id} cancelled (${reason}) with prerequisite ${prerequisite}`);
+    must(
+      (prerequisite !== undefined) === (reason === 'prerequisite'),
+      `${id} cancelled (${reason}) with prerequisite ${prerequisite}`,
+    );
     if (reason === 'prerequisite') {
       const waitsFor = info.kind === 'instance' ? tasks.get(info.forEach!)!.needs : info.needs;
-      must(waitsFor.includes(prerequisite!), `${id} cancelled for prerequisite ${prerequisite}, which it does not need`);
+      must(
+        waitsFor.includes(prerequisite!),
+        `${id} cancelled for prerequisite ${prerequisite}, which it does not need`,
+      );
       const cause = seen.get(prerequisite!)?.final;
       if (cause === undefined) named.push({ id, prerequisite: prerequisite! });
-      else must(cause === 'task.failed' || cause === 'task.cancelled', `${id} cancelled for prerequisite ${prerequisite}, which is ${cause}`);
-      must(cause !== undefined, `${id} was reported cancelled for prerequisite ${prerequisite} before ${prerequisite} itself ended`);
-      must(!state.started || info.kind === 'forEach', `${id} cancelled for a prerequisite after it started`);
+      else
+        must(
+          cause === 'task.failed' || cause === 'task.cancelled',
+          `${id} cancelled for prerequisite ${prerequisite}, which is ${cause}`,
+        );
+      must(
+        cause !== undefined,
+        `${id} was reported cancelled for prerequisite ${prerequisite} before ${prerequisite} itself ended`,
+      );
+      must(
+        !state.started || info.kind === 'forEach',
+        `${id} cancelled for a prerequisite after it started`,
+      );
     } else if (reason === 'fail-fast') {
-      must(info.scope.failFast, `${id} cancelled fail-fast in scope "${info.scope.key || 'top'}", which does not fail fast`);
-      must(failedIn.has(info.scope.key), `${id} cancelled fail-fast before any task of scope "${info.scope.key || 'top'}" failed`);
+      must(
+        info.scope.failFast,
+        `${id} cancelled fail-fast in scope "${info.scope.key || 'top'}", which does not fail fast`,
+      );
+      must(
+        failedIn.has(info.scope.key),
+        `${id} cancelled fail-fast before any task of scope "${info.scope.key || 'top'}" failed`,
+      );
     } else if (reason === 'interrupted') {
-      must(interruptedAt >= 0, `${id} cancelled as interrupted, but run.cancel() was not called while it ran`);
+      must(
+        interruptedAt >= 0,
+        `${id} cancelled as interrupted, but run.cancel() was not called while it ran`,
+      );
     } else {
       must(info.parent !== undefined, `${id} cancelled for its parent, but it is not in a group`);
     }
     if (info.kind === 'task' || info.kind === 'instance') {
       const over = probe.aborted.has(id) || probe.settled.has(id);
-      if (state.started) must(over, `${id} was cancelled while running but its signal never aborted`);
+      if (state.started)
+        must(over, `${id} was cancelled while running but its signal never aborted`);
     }
   });
 
   must(runDone !== undefined, 'the run emitted no run.done');
   for (const { id, prerequisite } of named) {
     const cause = seen.get(prerequisite)?.final;
-    must(cause === 'task.failed' || cause === 'task.cancelled', `${id} cancelled for prerequisite ${prerequisite}, which ended ${cause ?? 'never'}`);
+    must(
+      cause === 'task.failed' || cause === 'task.cancelled',
+      `${id} cancelled for prerequisite ${prerequisite}, which ended ${cause ?? 'never'}`,
+    );
   }
   for (const [id, s] of seen) {
     must(s.phase === 'final', `${id} never reached a final state (it is ${s.phase})`);
     const info = tasks.get(id)!;
     if (s.reason === 'parent') {
       const parent = seen.get(info.parent!)!;
-      must(parent.final === 'task.cancelled' && parent.reason !== 'interrupted', `${id} cancelled for its parent, but ${info.parent} ended ${parent.final} (${parent.reason})`);
+      must(
+        parent.final === 'task.cancelled' && parent.reason !== 'interrupted',
+        `${id} cancelled for its parent, but ${info.parent} ended ${parent.final} (${parent.reason})`,
+      );
     }
     const calls = probe.calls.get(id) ?? 0;
     if (info.kind === 'task' || info.kind === 'instance') {
-      must(calls === (s.started ? 1 : 0), `the runner of ${id} was called ${calls} time(s) though it ${s.started ? 'started' : 'never started'}`);
+      must(
+        calls === (s.started ? 1 : 0),
+        `the runner of ${id} was called ${calls} time(s) though it ${s.started ? 'started' : 'never started'}`,
+      );
     }
   }
-  for (const [key, count] of probe.active) must(count === 0, `${count} runner(s) of scope "${key || 'top'}" never ended`);
+  for (const [key, count] of probe.active)
+    must(count === 0, `${count} runner(s) of scope "${key || 'top'}" never ended`);
 
   const expected = interruptedAt >= 0 ? 'cancelled' : anyFailed ? 'failed' : 'done';
-  must(result.status === expected, `the run ended ${result.status}, expected ${expected}${result.error ? ` (${result.error})` : ''}`);
-  must(runDone!.type === 'run.done' && runDone!.status === result.status, 'run.done and the result disagree on the status');
+  must(
+    result.status === expected,
+    `the run ended ${result.status}, expected ${expected}${result.error ? ` (${result.error})` : ''}`,
+  );
+  must(
+    runDone!.type === 'run.done' && runDone!.status === result.status,
+    'run.done and the result disagree on the status',
+  );
   const table = createStatusTable();
   for (const entry of entries) if (entry.type !== 'interrupt') table.apply(entry);
   const replayed = JSON.stringify(table.results());
-  must(replayed === JSON.stringify(result.tasks), 'replaying the events gives other results than result.tasks');
+  must(
+    replayed === JSON.stringify(result.tasks),
+    'replaying the events gives other results than result.tasks',
+  );
 }

@@ -17,7 +17,9 @@ describe('engine regressions', () => {
   it('cancels the children of a group that is interrupted before the run begins', async () => {
     const spec: RunSpec = {
       ...plain,
-      tasks: [{ kind: 'group', maxParallel: 0, failFast: false, children: [{ kind: 'task', plan: ok }] }],
+      tasks: [
+        { kind: 'group', maxParallel: 0, failFast: false, children: [{ kind: 'task', plan: ok }] },
+      ],
       interruptAt: -1,
     };
     await checkRun(spec);
@@ -67,7 +69,9 @@ describe('cases the checker once got wrong', () => {
       ],
     };
     const { events } = await checkRun(spec);
-    const order = events.flatMap((e) => (e.type === 'task.started' || e.type === 'task.done' ? [`${e.type} ${e.id}`] : []));
+    const order = events.flatMap((e) =>
+      e.type === 'task.started' || e.type === 'task.done' ? [`${e.type} ${e.id}`] : [],
+    );
     expect(order.indexOf('task.started t1')).toBeLessThan(order.indexOf('task.done t0'));
   });
 
@@ -90,7 +94,9 @@ describe('cases the checker once got wrong', () => {
       ],
     };
     const { result } = await checkRun(spec);
-    expect(outcome(result.tasks)).toMatchObject({ t0: 'failed: 1 task of the group failed: t0/t1[b]' });
+    expect(outcome(result.tasks)).toMatchObject({
+      t0: 'failed: 1 task of the group failed: t0/t1[b]',
+    });
   });
 
   // Root cause (checker): a runner that returned at once may still be cancelled by a failure the engine handles first.
@@ -105,6 +111,9 @@ describe('cases the checker once got wrong', () => {
       ],
     };
     const { result } = await checkRun(spec);
-    expect(outcome(result.tasks)).toMatchObject({ t0: 'failed: t0 broke', t1: 'cancelled fail-fast' });
+    expect(outcome(result.tasks)).toMatchObject({
+      t0: 'failed: t0 broke',
+      t1: 'cancelled fail-fast',
+    });
   });
 });

@@ -30,7 +30,9 @@ function manualClock() {
     const until = time + ms;
     await settle();
     for (;;) {
-      const due = [...timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      const due = [...timers.entries()]
+        .filter(([, t]) => t.at <= until)
+        .sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
       timers.delete(due[0]);
       time = due[1].at;
@@ -48,7 +50,9 @@ const hang: TaskDefinition['run'] = ({ signal }) =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
 
 const retryEvents = (events: TaskchartEvent[]) =>
-  events.flatMap((e) => (e.type === 'task.retrying' ? [`${e.id} #${e.attempt} ${e.error.message} +${e.delayMs}`] : []));
+  events.flatMap((e) =>
+    e.type === 'task.retrying' ? [`${e.id} #${e.attempt} ${e.error.message} +${e.delayMs}`] : [],
+  );
 
 describe('retries', () => {
   it('runs again with exponential backoff and starts dependents only after the successful attempt', async () => {
@@ -78,13 +82,28 @@ describe('retries', () => {
     expect(calls).toBe(1);
     await advance(1);
     expect(calls).toBe(2);
-    expect(retryEvents(events)).toEqual(['flaky #1 attempt 1 broke +1000', 'flaky #2 attempt 2 broke +2000']);
+    expect(retryEvents(events)).toEqual([
+      'flaky #1 attempt 1 broke +1000',
+      'flaky #2 attempt 2 broke +2000',
+    ]);
     await advance(2000);
     const result = await run.result;
 
     expect(calls).toBe(3);
-    expect(trace(events)).toEqual(['run started', 'started flaky', 'done flaky', 'started next', 'done next', 'run done']);
-    expect(result.tasks.flaky).toMatchObject({ status: 'done', attempts: 3, startedAt: 0, completedAt: 3000 });
+    expect(trace(events)).toEqual([
+      'run started',
+      'started flaky',
+      'done flaky',
+      'started next',
+      'done next',
+      'run done',
+    ]);
+    expect(result.tasks.flaky).toMatchObject({
+      status: 'done',
+      attempts: 3,
+      startedAt: 0,
+      completedAt: 3000,
+    });
   });
 
   it('fails after the last attempt and cancels dependents; the wait never passes retryMaxDelay', async () => {
@@ -116,14 +135,30 @@ describe('retries', () => {
       'broken #2 still broken +5000',
       'broken #3 still broken +5000',
     ]);
-    expect(result.tasks.broken).toMatchObject({ status: 'failed', attempts: 4, error: { message: 'still broken' } });
-    expect(result.tasks.next).toMatchObject({ status: 'cancelled', reason: 'prerequisite', prerequisite: 'broken' });
+    expect(result.tasks.broken).toMatchObject({
+      status: 'failed',
+      attempts: 4,
+      error: { message: 'still broken' },
+    });
+    expect(result.tasks.next).toMatchObject({
+      status: 'cancelled',
+      reason: 'prerequisite',
+      prerequisite: 'broken',
+    });
   });
 
   it('keeps each jittered wait between (1 - jitter) and 1 times the backoff delay', async () => {
     const { clock, advance } = manualClock();
     const run = createWorkflow({
-      tasks: [{ id: 'j', retries: 5, retryDelay: 1000, retryJitter: 0.5, run: () => Promise.reject(new Error('no')) }],
+      tasks: [
+        {
+          id: 'j',
+          retries: 5,
+          retryDelay: 1000,
+          retryJitter: 0.5,
+          run: () => Promise.reject(new Error('no')),
+        },
+      ],
     }).run({ clock });
     const events = record(run);
     await advance(1_000_000);
@@ -142,7 +177,14 @@ describe('retries', () => {
     const { clock, advance } = manualClock();
     let calls = 0;
     const run = createWorkflow({
-      tasks: [{ id: 'r', retries: 2, retryDelay: 1000, run: () => Promise.reject(new Error(`no ${++calls}`)) }],
+      tasks: [
+        {
+          id: 'r',
+          retries: 2,
+          retryDelay: 1000,
+          run: () => Promise.reject(new Error(`no ${++calls}`)),
+        },
+      ],
     }).run({ clock });
     await advance(10);
     expect(run.status('r')).toMatchObject({ status: 'running', attempts: 2 });
@@ -182,12 +224,18 @@ describe('timeouts', () => {
       status: 'failed',
       error: { reason: 'timeout', elapsedMs: 30_000, message: 'timed out after 30s' },
     });
-    expect(result.tasks.after).toMatchObject({ status: 'cancelled', reason: 'prerequisite', prerequisite: 'slow' });
+    expect(result.tasks.after).toMatchObject({
+      status: 'cancelled',
+      reason: 'prerequisite',
+      prerequisite: 'slow',
+    });
   });
 
   it('gives up on a runner that ignores the abort after the grace period', async () => {
     const { clock, advance } = manualClock();
-    const run = createWorkflow({ tasks: [{ id: 'deaf', timeout: 100, run: () => new Promise(() => {}) }] }).run({
+    const run = createWorkflow({
+      tasks: [{ id: 'deaf', timeout: 100, run: () => new Promise(() => {}) }],
+    }).run({
       clock,
       graceMs: 500,
     });
@@ -195,7 +243,10 @@ describe('timeouts', () => {
     expect(run.status('deaf')?.status).toBe('running');
     await advance(1500);
     const result = await run.result;
-    expect(result.tasks.deaf).toMatchObject({ status: 'failed', error: { reason: 'timeout', elapsedMs: 100 } });
+    expect(result.tasks.deaf).toMatchObject({
+      status: 'failed',
+      error: { reason: 'timeout', elapsedMs: 100 },
+    });
   });
 
   it('retries an attempt that timed out', async () => {
@@ -238,6 +289,13 @@ describe('validation of timeouts and retries', () => {
     }
     expect(caught).toBeInstanceOf(WorkflowValidationError);
     const fields = (caught as WorkflowValidationError).issues.map((issue) => issue.field);
-    expect(fields).toEqual(['a.retries', 'b.retries', 'b.retryBackoff', 'c.timeout', 'c.retryJitter', 'g.retries']);
+    expect(fields).toEqual([
+      'a.retries',
+      'b.retries',
+      'b.retryBackoff',
+      'c.timeout',
+      'c.retryJitter',
+      'g.retries',
+    ]);
   });
 });

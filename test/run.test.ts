@@ -445,7 +445,8 @@ describe('runners', () => {
       'run failed',
     ]);
     for (const event of events) {
-      if (event.type === 'task.failed') expect(event.error.message).not.toContain('[object Object]');
+      if (event.type === 'task.failed')
+        expect(event.error.message).not.toContain('[object Object]');
     }
     expect(result.status).toBe('failed');
   });
@@ -594,7 +595,13 @@ describe('groups', () => {
     const run = createWorkflow({
       maxParallel: 1,
       tasks: [
-        { id: 'g', tasks: [{ id: 'x', run: runner }, { id: 'y', run: runner }] },
+        {
+          id: 'g',
+          tasks: [
+            { id: 'x', run: runner },
+            { id: 'y', run: runner },
+          ],
+        },
         { id: 't', run: pass },
       ],
     }).run();
@@ -955,7 +962,9 @@ describe('event stream', () => {
 
     await waitForTask(run, 'task.started', 'build');
     expect(run.listing()).toBe(
-      ['fetch: Fetch data [done]', 'build: Build it [running]', 'ship: ship [scheduled]'].join('\n'),
+      ['fetch: Fetch data [done]', 'build: Build it [running]', 'ship: ship [scheduled]'].join(
+        '\n',
+      ),
     );
     expect(run.status('build')).toMatchObject({ status: 'running', description: 'Build it' });
     g.open('build');

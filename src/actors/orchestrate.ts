@@ -74,7 +74,11 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
         spawn(command, true);
         continue;
       }
-      const event = { type: 'cancel' as const, reason: command.reason, ...(command.prerequisite === undefined ? {} : { prerequisite: command.prerequisite }) };
+      const event = {
+        type: 'cancel' as const,
+        reason: command.reason,
+        ...(command.prerequisite === undefined ? {} : { prerequisite: command.prerequisite }),
+      };
       const ref = live.get(command.index)?.ref ?? spawn(command, false);
       ref.send(event);
     }

@@ -15,7 +15,8 @@ interface Abort {
 }
 
 type RunnerSnapshot = Snapshot<unknown> & { input: RunnerInput | undefined; abort: Abort };
-type RunnerEvent = { type: 'runner.resolve'; data: unknown } | { type: 'runner.reject'; data: unknown };
+type RunnerEvent =
+  { type: 'runner.resolve'; data: unknown } | { type: 'runner.reject'; data: unknown };
 
 /**
  * The `runner` actor of one run, a promise actor in the manner of XState's `fromPromise`: it
@@ -34,10 +35,20 @@ export function createRunnerLogic(
       if (snapshot.status !== 'active') return snapshot;
       const type = (event as EventObject).type;
       if (type === 'runner.resolve') {
-        return { ...snapshot, status: 'done', output: (event as RunnerEvent).data, input: undefined };
+        return {
+          ...snapshot,
+          status: 'done',
+          output: (event as RunnerEvent).data,
+          input: undefined,
+        };
       }
       if (type === 'runner.reject') {
-        return { ...snapshot, status: 'error', error: (event as RunnerEvent).data, input: undefined };
+        return {
+          ...snapshot,
+          status: 'error',
+          error: (event as RunnerEvent).data,
+          input: undefined,
+        };
       }
       if (type === 'xstate.stop') {
         stop(snapshot.abort, env);
@@ -88,7 +99,8 @@ function stop(abort: Abort, env: RunEnvironment): void {
 function signalOf(abort: Abort): AbortSignal {
   if (!abort.controller) {
     abort.controller = new AbortController();
-    if (abort.stopped) abort.controller.abort(new DOMException('The task was cancelled.', 'AbortError'));
+    if (abort.stopped)
+      abort.controller.abort(new DOMException('The task was cancelled.', 'AbortError'));
   }
   return abort.controller.signal;
 }
@@ -105,7 +117,12 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-function begin(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvironment): Promise<unknown> {
+function begin(
+  input: RunnerInput,
+  abort: Abort,
+  self: AnyActorRef,
+  env: RunEnvironment,
+): Promise<unknown> {
   const work = call(input, abort, self, env);
   const timeout = input.node.timeout;
   return timeout === undefined ? work : withTimeout(work, timeout, abort, env);
@@ -146,7 +163,12 @@ function withTimeout(work: Promise<unknown>, timeout: number, abort: Abort, env:
   });
 }
 
-function call(input: RunnerInput, abort: Abort, self: AnyActorRef, env: RunEnvironment): Promise<unknown> {
+function call(
+  input: RunnerInput,
+  abort: Abort,
+  self: AnyActorRef,
+  env: RunEnvironment,
+): Promise<unknown> {
   const { node } = input;
   try {
     if (node.kind === 'group') return runGroup(node, env, signalOf(abort), self);
@@ -189,7 +211,14 @@ class RunnerContext implements TaskContext {
     const line = (level: LogLevel) => (message: string) => {
       for (const text of String(message).split('\n')) {
         const time = this.#env.now();
-        this.#env.report({ type: 'task.log', time, id: this.id, status: 'running', level, line: text });
+        this.#env.report({
+          type: 'task.log',
+          time,
+          id: this.id,
+          status: 'running',
+          level,
+          line: text,
+        });
       }
     };
     return { info: line('info'), detail: line('detail'), debug: line('debug') };
@@ -199,7 +228,13 @@ class RunnerContext implements TaskContext {
     return (fraction, message) => {
       const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
       const time = this.#env.now();
-      const event = { type: 'task.progress', time, id: this.id, status: 'running', fraction: clamped } as const;
+      const event = {
+        type: 'task.progress',
+        time,
+        id: this.id,
+        status: 'running',
+        fraction: clamped,
+      } as const;
       this.#env.report(message === undefined ? event : { ...event, message });
     };
   }
@@ -212,7 +247,15 @@ class RunnerContext implements TaskContext {
   get output(): TaskContext['output'] {
     return (line, stream) => {
       const time = this.#env.now();
-      this.#env.report({ type: 'task.log', time, id: this.id, status: 'running', level: 'info', stream, line });
+      this.#env.report({
+        type: 'task.log',
+        time,
+        id: this.id,
+        status: 'running',
+        level: 'info',
+        stream,
+        line,
+      });
     };
   }
 }

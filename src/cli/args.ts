@@ -75,10 +75,14 @@ export function parseCommand(argv: readonly string[]): Command {
       const option = dashed[1]!;
       const value = argv[argv.indexOf(option) + 1] ?? '';
       if (option === '--max-parallel') {
-        throw new UsageError(`--max-parallel must be a whole number >= 0 (0 = unlimited), got "${value}"`);
+        throw new UsageError(
+          `--max-parallel must be a whole number >= 0 (0 = unlimited), got "${value}"`,
+        );
       }
       if (option === '--grace') throw graceError(value);
-      throw new UsageError(`${option} got "${value}", which reads as an option; write ${option}=${value} to pass it as the value`);
+      throw new UsageError(
+        `${option} got "${value}", which reads as an option; write ${option}=${value} to pass it as the value`,
+      );
     }
     throw new UsageError(message.split('\n')[0] ?? message);
   }
@@ -86,12 +90,15 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.help) return { name: 'help' };
   if (values.version) return { name: 'version' };
   const [name, file, ...extra] = positionals;
-  if (name === undefined) throw new UsageError('no command given; expected "run FILE" or "validate FILE"');
+  if (name === undefined)
+    throw new UsageError('no command given; expected "run FILE" or "validate FILE"');
   if (name !== 'run' && name !== 'validate') {
     throw new UsageError(`unknown command "${name}"; expected "run" or "validate"`);
   }
-  if (file === undefined) throw new UsageError(`"${name}" needs a workflow file, e.g. taskchart ${name} workflow.yaml`);
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the workflow file`);
+  if (file === undefined)
+    throw new UsageError(`"${name}" needs a workflow file, e.g. taskchart ${name} workflow.yaml`);
+  if (extra.length > 0)
+    throw new UsageError(`unexpected argument "${extra[0]}" after the workflow file`);
   if (name === 'validate') return { name, file };
 
   const graceMs = parseDuration(values.grace);
@@ -104,7 +111,9 @@ export function parseCommand(argv: readonly string[]): Command {
   const limit = values['max-parallel'];
   if (limit !== undefined) {
     if (!/^\d+$/.test(limit)) {
-      throw new UsageError(`--max-parallel must be a whole number >= 0 (0 = unlimited), got "${limit}"`);
+      throw new UsageError(
+        `--max-parallel must be a whole number >= 0 (0 = unlimited), got "${limit}"`,
+      );
     }
     options.maxParallel = Number(limit);
   }
@@ -112,7 +121,8 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values['log-dir'] !== undefined) options.logDir = values['log-dir'];
   if (values.events !== undefined) options.events = values.events;
   if (values.summary !== undefined) options.summary = values.summary;
-  if (options.verbose && options.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
+  if (options.verbose && options.quiet)
+    throw new UsageError('--verbose and --quiet cannot be used together');
   return { name, file, options };
 }
 

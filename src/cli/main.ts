@@ -125,7 +125,10 @@ function blockOnPipes(): void {
 }
 
 function countTasks(tasks: readonly { tasks?: readonly unknown[] }[]): number {
-  return tasks.reduce((sum, task) => sum + 1 + (task.tasks ? countTasks(task.tasks as never) : 0), 0);
+  return tasks.reduce(
+    (sum, task) => sum + 1 + (task.tasks ? countTasks(task.tasks as never) : 0),
+    0,
+  );
 }
 
 function readVersion(): string {
@@ -156,7 +159,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = EXIT.invalid;
       return;
     }
-    process.stderr.write(`taskchart: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `taskchart: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 70;
   },
 );

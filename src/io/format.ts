@@ -43,7 +43,8 @@ export function formatExit(error: TaskError): string {
   const parts: string[] = [];
   // Said only when the message does not already say it ("exited with code 2").
   const { exitCode, signal, message } = error;
-  if (exitCode !== undefined && !message.includes(`code ${exitCode}`)) parts.push(`exit ${exitCode}`);
+  if (exitCode !== undefined && !message.includes(`code ${exitCode}`))
+    parts.push(`exit ${exitCode}`);
   if (signal !== undefined && !message.includes(signal)) parts.push(`signal ${signal}`);
   return parts.join(', ');
 }

@@ -128,7 +128,11 @@ export function createLogFiles(dir: string): Sink {
       case 'task.retrying': {
         const exit = formatExit(event.error);
         const why = `${event.error.message}${exit ? ` (${exit})` : ''}`;
-        append(id, 'ERROR', `RETRY: attempt ${event.attempt} failed: ${why}; next in ${event.delayMs}ms`);
+        append(
+          id,
+          'ERROR',
+          `RETRY: attempt ${event.attempt} failed: ${why}; next in ${event.delayMs}ms`,
+        );
         return false;
       }
       case 'task.done':

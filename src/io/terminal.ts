@@ -196,7 +196,9 @@ export function createTerminal(options: TerminalOptions): Sink {
         const why = `${event.error.message}${formatExit(event.error) ? ` (${formatExit(event.error)})` : ''}`;
         const task = running.get(id);
         if (task) task.message = `retry ${event.attempt + 1} in ${wait}`;
-        print(`${paint('yellow', '↻')} ${id}: attempt ${event.attempt} failed: ${why}; retrying in ${wait}`);
+        print(
+          `${paint('yellow', '↻')} ${id}: attempt ${event.attempt} failed: ${why}; retrying in ${wait}`,
+        );
         return;
       }
       case 'task.done': {

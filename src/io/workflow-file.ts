@@ -41,7 +41,14 @@ export interface WorkflowFileOptions {
 
 const WORKFLOW_FIELDS = ['name', 'maxParallel', 'failFast', 'tasks'];
 /** Fields of tasks with `run`: how long an attempt may take and how often it is tried. */
-const RELIABILITY_FIELDS = ['timeout', 'retries', 'retryDelay', 'retryBackoff', 'retryMaxDelay', 'retryJitter'];
+const RELIABILITY_FIELDS = [
+  'timeout',
+  'retries',
+  'retryDelay',
+  'retryBackoff',
+  'retryMaxDelay',
+  'retryJitter',
+];
 const TASK_FIELDS = [
   ...['description', 'needs', 'run', 'forEach', 'cwd', 'env'],
   ...RELIABILITY_FIELDS,
@@ -144,8 +151,16 @@ function readWorkflow(reader: FileReader, root: YamlNode | null): WorkflowDefini
   const workflow: WorkflowDefinition = { tasks: [], file: reader.file };
   const name = fields.read('name', (e, f) => readString(reader, e, f, 'a string', true));
   setIf(workflow, 'name', name);
-  setIf(workflow, 'maxParallel', fields.read('maxParallel', (e, f) => readLimit(reader, e, f)));
-  setIf(workflow, 'failFast', fields.read('failFast', (e, f) => readBoolean(reader, e, f)));
+  setIf(
+    workflow,
+    'maxParallel',
+    fields.read('maxParallel', (e, f) => readLimit(reader, e, f)),
+  );
+  setIf(
+    workflow,
+    'failFast',
+    fields.read('failFast', (e, f) => readBoolean(reader, e, f)),
+  );
   if (!fields.has('tasks')) {
     const message = 'the workflow has no tasks; add a tasks mapping of task id to task';
     report(reader, root, 'tasks', message);
@@ -188,10 +203,16 @@ function readTask(reader: FileReader, entry: Entry, field: string): TaskDefiniti
   const fields = readFields(reader, map, field, TASK_FIELDS);
   checkShape(reader, id, keyNode, fields, field);
   const task: TaskDefinition = { id, source: locate(reader, keyNode.range?.[0] ?? 0) };
-  const text = (expected: string, allowEmpty = false) => (e: Entry, f: string) =>
-    readString(reader, e, f, expected, allowEmpty);
+  const text =
+    (expected: string, allowEmpty = false) =>
+    (e: Entry, f: string) =>
+      readString(reader, e, f, expected, allowEmpty);
   setIf(task, 'description', fields.read('description', text('a string', true)));
-  setIf(task, 'needs', fields.read('needs', (e, f) => readNeeds(reader, e, f)));
+  setIf(
+    task,
+    'needs',
+    fields.read('needs', (e, f) => readNeeds(reader, e, f)),
+  );
   setIf(task, 'forEach', fields.read('forEach', text('a task id')));
 
   if (fields.has('run')) {
@@ -211,8 +232,16 @@ function readTask(reader: FileReader, entry: Entry, field: string): TaskDefiniti
   }
   if (fields.has('tasks')) {
     task.tasks = fields.read('tasks', (e, f) => readTasks(reader, e, f)) ?? [];
-    setIf(task, 'maxParallel', fields.read('maxParallel', (e, f) => readLimit(reader, e, f)));
-    setIf(task, 'failFast', fields.read('failFast', (e, f) => readBoolean(reader, e, f)));
+    setIf(
+      task,
+      'maxParallel',
+      fields.read('maxParallel', (e, f) => readLimit(reader, e, f)),
+    );
+    setIf(
+      task,
+      'failFast',
+      fields.read('failFast', (e, f) => readBoolean(reader, e, f)),
+    );
   }
   return task;
 }
@@ -254,17 +283,29 @@ function checkShape(
     if (entry) report(reader, entry.keyNode, `${field}.${name}`, message);
   };
   if (tasks) {
-    misplaced('forEach', 'forEach needs run and cannot be used with tasks; move the group into a task of its own');
+    misplaced(
+      'forEach',
+      'forEach needs run and cannot be used with tasks; move the group into a task of its own',
+    );
   } else {
     misplaced('maxParallel', 'maxParallel applies only to groups (tasks with tasks); remove it');
     misplaced('failFast', 'failFast applies only to groups (tasks with tasks); remove it');
   }
   if (!run) {
     for (const name of RELIABILITY_FIELDS) {
-      misplaced(name, `${name} applies only to tasks with run; move it to the tasks that run commands`);
+      misplaced(
+        name,
+        `${name} applies only to tasks with run; move it to the tasks that run commands`,
+      );
     }
-    misplaced('cwd', 'cwd applies only to tasks with run; remove it or move it to the tasks that run commands');
-    misplaced('env', 'env applies only to tasks with run; remove it or move it to the tasks that run commands');
+    misplaced(
+      'cwd',
+      'cwd applies only to tasks with run; remove it or move it to the tasks that run commands',
+    );
+    misplaced(
+      'env',
+      'env applies only to tasks with run; remove it or move it to the tasks that run commands',
+    );
   }
 }
 
@@ -330,7 +371,12 @@ function readNeeds(reader: Reader, entry: Entry, field: string): string[] {
   }
   if (!isSeq(node)) {
     const got = describe(node);
-    report(reader, where(entry), field, `needs must be a task id or a list of task ids, got ${got}`);
+    report(
+      reader,
+      where(entry),
+      field,
+      `needs must be a task id or a list of task ids, got ${got}`,
+    );
     return [];
   }
   const needs: string[] = [];
@@ -350,15 +396,23 @@ function isSiblingId(reader: Reader, entry: Entry, field: string, id: string): b
   const bracket = id.indexOf('[');
   if (bracket === -1) return true;
   const forEach = id.slice(0, bracket);
-  const fix = forEach ? `name the for-each task ${JSON.stringify(forEach)} instead` : 'name the for-each task instead';
+  const fix = forEach
+    ? `name the for-each task ${JSON.stringify(forEach)} instead`
+    : 'name the for-each task instead';
   const message = `needs ${JSON.stringify(id)} names a for-each instance; ${fix}`;
   report(reader, where(entry), field, message);
   return false;
 }
 
 /** `timeout` and the retry fields of a task with `run`. */
-function readReliability(reader: Reader, fields: Fields, field: string, task: TaskDefinition): void {
-  const duration = (positive: boolean) => (e: Entry, f: string) => readDuration(reader, e, f, positive);
+function readReliability(
+  reader: Reader,
+  fields: Fields,
+  field: string,
+  task: TaskDefinition,
+): void {
+  const duration = (positive: boolean) => (e: Entry, f: string) =>
+    readDuration(reader, e, f, positive);
   const number = (expected: string, accept: (n: number) => boolean) => (e: Entry, f: string) =>
     readNumber(reader, e, f, expected, accept);
   setIf(task, 'timeout', fields.read('timeout', duration(true)));
@@ -385,7 +439,12 @@ function readEnv(reader: Reader, entry: Entry, field: string): Record<string, st
   const map = entry.value;
   if (!isMap(map)) {
     const got = describe(map);
-    report(reader, where(entry), field, `env must be a mapping of variable names to values, got ${got}`);
+    report(
+      reader,
+      where(entry),
+      field,
+      `env must be a mapping of variable names to values, got ${got}`,
+    );
     return undefined;
   }
   const env: Record<string, string> = {};

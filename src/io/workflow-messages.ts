@@ -86,7 +86,6 @@ export function readBoolean(reader: Reader, entry: Entry, field: string): boolea
   return undefined;
 }
 
-
 /** A number that `accept` takes; written as a YAML number, not a quoted string. */
 export function readNumber(
   reader: Reader,
@@ -114,7 +113,13 @@ export function readDuration(
   const ms = text === undefined ? undefined : parseDuration(text);
   if (ms !== undefined && (ms > 0 || !positive)) return ms;
   if (ms !== undefined) {
-    reportValue(reader, entry, field, 'longer than 0', `leave ${fieldName(field)} out for no limit`);
+    reportValue(
+      reader,
+      entry,
+      field,
+      'longer than 0',
+      `leave ${fieldName(field)} out for no limit`,
+    );
   } else if (isScalar(node) && typeof node.value === 'number') {
     reportValue(reader, entry, field, DURATION, `add a unit, e.g. ${node.source ?? node.value}s`);
   } else {

@@ -75,7 +75,13 @@ export function checkLimits(
     maxParallel === undefined ||
     (typeof maxParallel === 'number' && Number.isInteger(maxParallel) && maxParallel >= 0);
   if (!validLimit) {
-    issues.push(issue(source, `${owner}.maxParallel`, `must be a whole number >= 0 (0 = unlimited), got ${show(maxParallel)}`));
+    issues.push(
+      issue(
+        source,
+        `${owner}.maxParallel`,
+        `must be a whole number >= 0 (0 = unlimited), got ${show(maxParallel)}`,
+      ),
+    );
   }
   if (failFast !== undefined && typeof failFast !== 'boolean') {
     issues.push(issue(source, `${owner}.failFast`, `must be true or false, got ${show(failFast)}`));
@@ -89,10 +95,22 @@ function compileScope(
   issues: WorkflowIssue[],
   owner: TaskDefinition | undefined,
 ): CompiledScope {
-  const scope: CompiledScope = { prefix, name: undefined, nodes: [], maxParallel: 0, failFast: false };
+  const scope: CompiledScope = {
+    prefix,
+    name: undefined,
+    nodes: [],
+    maxParallel: 0,
+    failFast: false,
+  };
   const where = owner ? `group "${prefix.slice(0, -1)}"` : 'the workflow';
   if (!Array.isArray(tasks) || tasks.length === 0) {
-    issues.push(issue(owner?.source, owner ? `${prefix.slice(0, -1)}.tasks` : 'tasks', `${where} has no tasks; add at least one`));
+    issues.push(
+      issue(
+        owner?.source,
+        owner ? `${prefix.slice(0, -1)}.tasks` : 'tasks',
+        `${where} has no tasks; add at least one`,
+      ),
+    );
     return scope;
   }
 
@@ -107,8 +125,16 @@ function compileScope(
       return;
     }
     const firstAt = tasks[first]?.source;
-    const seen = firstAt ? `; first defined at ${firstAt.file}:${firstAt.line}:${firstAt.column}` : '';
-    issues.push(issue(task.source, `${prefix}${task.id}`, `duplicate task id "${task.id}" in ${where}${seen}`));
+    const seen = firstAt
+      ? `; first defined at ${firstAt.file}:${firstAt.line}:${firstAt.column}`
+      : '';
+    issues.push(
+      issue(
+        task.source,
+        `${prefix}${task.id}`,
+        `duplicate task id "${task.id}" in ${where}${seen}`,
+      ),
+    );
   });
 
   tasks.forEach((task, index) => linkNode(task, index, scope, byId, where, issues));
@@ -121,7 +147,13 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
   const at = task.source;
   const validId = typeof task.id === 'string' && task.id.length > 0 && !RESERVED.test(task.id);
   if (!validId) {
-    issues.push(issue(at, 'id', `task id must be a non-empty string without "/", "[", "]" or control characters, got ${show(task.id)}`));
+    issues.push(
+      issue(
+        at,
+        'id',
+        `task id must be a non-empty string without "/", "[", "]" or control characters, got ${show(task.id)}`,
+      ),
+    );
   }
   const id = `${prefix}${String(task.id)}`;
   const isGroup = task.tasks !== undefined;
@@ -141,17 +173,29 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
     retry: undefined,
     source: at,
   };
-  node.timeout = checkNumber(task.timeout, `${id}.timeout`, 'a number of ms > 0', (n) => n > 0, at, issues);
+  node.timeout = checkNumber(
+    task.timeout,
+    `${id}.timeout`,
+    'a number of ms > 0',
+    (n) => n > 0,
+    at,
+    issues,
+  );
   node.retry = compileRetry(task, id, isGroup, issues);
   if (isGroup && task.run !== undefined) {
     issues.push(issue(at, id, 'a task has either "run" or "tasks", not both'));
   }
   if (!isGroup && typeof task.run !== 'function') {
-    issues.push(issue(at, `${id}.run`, `must be a function (the task's work), got ${show(task.run)}`));
+    issues.push(
+      issue(at, `${id}.run`, `must be a function (the task's work), got ${show(task.run)}`),
+    );
   }
-  if (isForEach && isGroup) issues.push(issue(at, `${id}.forEach`, 'a for-each task cannot be a group'));
+  if (isForEach && isGroup)
+    issues.push(issue(at, `${id}.forEach`, 'a for-each task cannot be a group'));
   if (!isGroup && (task.maxParallel !== undefined || task.failFast !== undefined)) {
-    issues.push(issue(at, id, '"maxParallel" and "failFast" apply only to groups (tasks with "tasks")'));
+    issues.push(
+      issue(at, id, '"maxParallel" and "failFast" apply only to groups (tasks with "tasks")'),
+    );
   }
   if (isGroup) {
     issues.push(...checkLimits(task.maxParallel, task.failFast, at, id));
@@ -209,13 +253,22 @@ function linkForEach(
   const at = task.source;
   const producer = typeof task.forEach === 'string' ? byId.get(task.forEach) : undefined;
   if (producer === undefined) {
-    issues.push(issue(at, `${node.id}.forEach`, `"${String(task.forEach)}" is not a task in ${where}`));
+    issues.push(
+      issue(at, `${node.id}.forEach`, `"${String(task.forEach)}" is not a task in ${where}`),
+    );
     return;
   }
   const target = scope.nodes[producer]!;
   if (producer === index || target.kind !== 'task') {
-    const what = producer === index ? 'itself' : `a ${target.kind === 'group' ? 'group' : 'for-each task'}`;
-    issues.push(issue(at, `${node.id}.forEach`, `"${String(task.forEach)}" is ${what}, not a producer; name a task with "run" that announces files`));
+    const what =
+      producer === index ? 'itself' : `a ${target.kind === 'group' ? 'group' : 'for-each task'}`;
+    issues.push(
+      issue(
+        at,
+        `${node.id}.forEach`,
+        `"${String(task.forEach)}" is ${what}, not a producer; name a task with "run" that announces files`,
+      ),
+    );
     return;
   }
   node.producer = producer;
@@ -244,18 +297,61 @@ function compileRetry(
   issues: WorkflowIssue[],
 ): RetryPolicy | undefined {
   const at = task.source;
-  const fields = [task.retries, task.retryDelay, task.retryBackoff, task.retryMaxDelay, task.retryJitter];
+  const fields = [
+    task.retries,
+    task.retryDelay,
+    task.retryBackoff,
+    task.retryMaxDelay,
+    task.retryJitter,
+  ];
   if (fields.every((value) => value === undefined)) return undefined;
   if (isGroup) {
-    issues.push(issue(at, `${id}.retries`, 'a group cannot be retried; give its tasks retries instead'));
+    issues.push(
+      issue(at, `${id}.retries`, 'a group cannot be retried; give its tasks retries instead'),
+    );
     return undefined;
   }
   const whole = (n: number) => Number.isInteger(n) && n >= 0;
-  const retries = checkNumber(task.retries, `${id}.retries`, 'a whole number >= 0', whole, at, issues);
-  const delay = checkNumber(task.retryDelay, `${id}.retryDelay`, 'a number of ms >= 0', (n) => n >= 0, at, issues);
-  const backoff = checkNumber(task.retryBackoff, `${id}.retryBackoff`, 'a number >= 1', (n) => n >= 1, at, issues);
-  const maxDelay = checkNumber(task.retryMaxDelay, `${id}.retryMaxDelay`, 'a number of ms >= 0', (n) => n >= 0, at, issues);
-  const jitter = checkNumber(task.retryJitter, `${id}.retryJitter`, 'a number from 0 to 1', (n) => n >= 0 && n <= 1, at, issues);
+  const retries = checkNumber(
+    task.retries,
+    `${id}.retries`,
+    'a whole number >= 0',
+    whole,
+    at,
+    issues,
+  );
+  const delay = checkNumber(
+    task.retryDelay,
+    `${id}.retryDelay`,
+    'a number of ms >= 0',
+    (n) => n >= 0,
+    at,
+    issues,
+  );
+  const backoff = checkNumber(
+    task.retryBackoff,
+    `${id}.retryBackoff`,
+    'a number >= 1',
+    (n) => n >= 1,
+    at,
+    issues,
+  );
+  const maxDelay = checkNumber(
+    task.retryMaxDelay,
+    `${id}.retryMaxDelay`,
+    'a number of ms >= 0',
+    (n) => n >= 0,
+    at,
+    issues,
+  );
+  const jitter = checkNumber(
+    task.retryJitter,
+    `${id}.retryJitter`,
+    'a number from 0 to 1',
+    (n) => n >= 0 && n <= 1,
+    at,
+    issues,
+  );
   return {
     retries: retries ?? 0,
     delay: delay ?? 1000,
@@ -291,7 +387,13 @@ function findCycles(scope: CompiledScope, tasks: readonly TaskDefinition[]): Wor
     const at = cycle.indexOf(first);
     const ordered = [...cycle.slice(at), ...cycle.slice(0, at), first];
     const path = ordered.map((index) => String(tasks[index]!.id)).join(' → ');
-    issues.push(issue(tasks[first]!.source, `${nodes[first]!.id}.needs`, `cycle: ${path} (each task needs the next)`));
+    issues.push(
+      issue(
+        tasks[first]!.source,
+        `${nodes[first]!.id}.needs`,
+        `cycle: ${path} (each task needs the next)`,
+      ),
+    );
   }
   return issues;
 }

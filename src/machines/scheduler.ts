@@ -31,7 +31,13 @@ export const STARTS_PER_STEP = 512;
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
 export type Command =
   | { kind: 'start'; index: number; node: GraphNode }
-  | { kind: 'cancel'; index: number; node: GraphNode; reason: CancelReason; prerequisite: string | undefined };
+  | {
+      kind: 'cancel';
+      index: number;
+      node: GraphNode;
+      reason: CancelReason;
+      prerequisite: string | undefined;
+    };
 
 /**
  * The scheduler's state, held by reference in the machine's context so that an event costs O(1)
@@ -76,7 +82,6 @@ export interface Scheduler {
   instancesFailed: Set<number>;
   error: string | undefined;
 }
-
 
 export function createScheduler(input: OrchestratorInput): Scheduler {
   const nodes = input.scope.nodes.slice();
@@ -230,7 +235,13 @@ function reportCancelled(
   reason: CancelReason,
   prerequisite: string | undefined,
 ): void {
-  const event: TaskchartEvent = { type: 'task.cancelled', time, id: node.id, status: 'cancelled', reason };
+  const event: TaskchartEvent = {
+    type: 'task.cancelled',
+    time,
+    id: node.id,
+    status: 'cancelled',
+    reason,
+  };
   if (prerequisite !== undefined) event.prerequisite = prerequisite;
   s.input.report(event);
 }
@@ -281,7 +292,12 @@ function cancelDependents(s: Scheduler, root: number): void {
  * an echo). A group that never started takes its tasks with it. A for-each task has no machine of
  * its own: it is the join of its instances, and its instances not yet started go with it.
  */
-function cancel(s: Scheduler, index: number, reason: CancelReason, prerequisite: string | undefined): void {
+function cancel(
+  s: Scheduler,
+  index: number,
+  reason: CancelReason,
+  prerequisite: string | undefined,
+): void {
   const node = s.nodes[index]!;
   const state = s.state[index]!;
   if (state === RUNNING && node.kind !== 'forEach') {
@@ -298,7 +314,8 @@ function cancel(s: Scheduler, index: number, reason: CancelReason, prerequisite:
   if (node.kind === 'forEach') {
     for (const instance of s.instances.get(index) ?? []) {
       const instanceState = s.state[instance]!;
-      if (instanceState === SCHEDULED || instanceState === READY) cancel(s, instance, reason, prerequisite);
+      if (instanceState === SCHEDULED || instanceState === READY)
+        cancel(s, instance, reason, prerequisite);
     }
     return;
   }
@@ -333,7 +350,13 @@ export function stopEverything(s: Scheduler, reason: CancelReason): void {
 export function produce(s: Scheduler, producerIndex: number, item: string): void {
   if (s.state[producerIndex] !== RUNNING) return;
   const producer = s.nodes[producerIndex]!;
-  s.input.report({ type: 'task.file', time: s.input.now(), id: producer.id, status: 'running', path: item });
+  s.input.report({
+    type: 'task.file',
+    time: s.input.now(),
+    id: producer.id,
+    status: 'running',
+    path: item,
+  });
   if (s.stopping !== undefined) return;
   for (const forEach of producer.feeds ?? []) {
     const state = s.state[forEach];
@@ -444,7 +467,13 @@ export function reportRetry(s: Scheduler, message: TaskRetryingMessage): void {
 
 export function isStuck(s: Scheduler): boolean {
   if (s.settled === s.nodes.length) return false;
-  return s.running === 0 && s.ending === 0 && s.echoes === 0 && s.commands.length === 0 && (s.ready === 0 || s.stopping !== undefined);
+  return (
+    s.running === 0 &&
+    s.ending === 0 &&
+    s.echoes === 0 &&
+    s.commands.length === 0 &&
+    (s.ready === 0 || s.stopping !== undefined)
+  );
 }
 
 export function detectStuck(s: Scheduler): void {
@@ -452,6 +481,7 @@ export function detectStuck(s: Scheduler): void {
   for (let index = 0; index < s.nodes.length; index++) {
     if (s.state[index]! < DONE) stuck.push(s.nodes[index]!.id);
   }
-  const shown = stuck.slice(0, 10).join(', ') + (stuck.length > 10 ? `, and ${stuck.length - 10} more` : '');
+  const shown =
+    stuck.slice(0, 10).join(', ') + (stuck.length > 10 ? `, and ${stuck.length - 10} more` : '');
   s.error = `the run cannot go on: nothing is running and ${stuck.length} task(s) can never start: ${shown}`;
 }

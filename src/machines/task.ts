@@ -33,8 +33,7 @@ export interface TaskMachineContext extends TaskMachineInput {
 }
 
 export type TaskMachineEvent =
-  | { type: 'start' }
-  | { type: 'cancel'; reason: CancelReason; prerequisite?: string };
+  { type: 'start' } | { type: 'cancel'; reason: CancelReason; prerequisite?: string };
 
 /** The task's outcome, the output of its final state. */
 export interface TaskOutcome {
@@ -167,14 +166,21 @@ export const taskMachine = setup({
     scheduled: {
       always: { guard: 'startNow', target: 'running' },
       on: {
-        start: { target: 'running', actions: assign({ startedAt: ({ context }) => stamp(context) }) },
+        start: {
+          target: 'running',
+          actions: assign({ startedAt: ({ context }) => stamp(context) }),
+        },
         cancel: { target: 'cancelled', actions: 'cancelWith' },
       },
     },
     running: {
       invoke: {
         src: 'runner',
-        input: ({ context }) => ({ index: context.index, node: context.node, owner: context.owner }),
+        input: ({ context }) => ({
+          index: context.index,
+          node: context.node,
+          owner: context.owner,
+        }),
         onDone: 'done',
         onError: [
           {

@@ -384,13 +384,21 @@ describe('killAllProcesses', () => {
     expect(killAllProcesses()).toBe(2);
 
     const [firstError, secondError] = await Promise.all(
-      runs.map((run) => Promise.resolve(run).then(() => expect.fail('expected a rejection'), (error: unknown) => error)),
+      runs.map((run) =>
+        Promise.resolve(run).then(
+          () => expect.fail('expected a rejection'),
+          (error: unknown) => error,
+        ),
+      ),
     );
     expect(firstError).toBeInstanceOf(TaskProcessError);
     expect(firstError).toMatchObject({ message: 'killed by SIGKILL', signal: 'SIGKILL' });
     expect(secondError).toEqual(new Error('stop'));
     expect(lines(first.calls, 'stdout')).not.toContain('survived');
-    await vi.waitFor(() => expect([...liveMembers(Number(a)), ...liveMembers(Number(b))]).toEqual([]), SETTLE);
+    await vi.waitFor(
+      () => expect([...liveMembers(Number(a)), ...liveMembers(Number(b))]).toEqual([]),
+      SETTLE,
+    );
   }, 5000);
 
   it('signals nothing once every command has ended', async () => {

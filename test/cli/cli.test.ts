@@ -321,32 +321,44 @@ describe('command line', () => {
     ['a negative --max-parallel=', ['run', 'FILE', '--max-parallel=-1'], /--max-parallel.*-1/],
     ['a word for --max-parallel', ['run', 'FILE', '--max-parallel', 'abc'], /--max-parallel.*abc/],
     ['an unknown command', ['start', 'FILE'], /start/],
-  ])('exits 2 for %s, printing the usage and one line saying what is wrong', async (_, args, says) => {
-    const file = workflow('tasks:\n  a:\n    run: touch marker\n');
-    const result = await runCli(args.map((arg) => (arg === 'FILE' ? file : arg)));
-    const text = await usage();
+  ])(
+    'exits 2 for %s, printing the usage and one line saying what is wrong',
+    async (_, args, says) => {
+      const file = workflow('tasks:\n  a:\n    run: touch marker\n');
+      const result = await runCli(args.map((arg) => (arg === 'FILE' ? file : arg)));
+      const text = await usage();
 
-    expect(result.code).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr.startsWith(text)).toBe(true);
-    const rest = result.stderr.slice(text.length);
-    expect(rest).toMatch(/^\ntaskchart: [^\n]+\n$/);
-    expect(rest).toMatch(says);
-    expect(fs.existsSync(at('marker'))).toBe(false);
-  });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.startsWith(text)).toBe(true);
+      const rest = result.stderr.slice(text.length);
+      expect(rest).toMatch(/^\ntaskchart: [^\n]+\n$/);
+      expect(rest).toMatch(says);
+      expect(fs.existsSync(at('marker'))).toBe(false);
+    },
+  );
 
   it('prints the usage with --help and exits 0', async () => {
     const result = await runCli(['--help']);
 
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage:/);
-    for (const flag of ['--max-parallel', '--fail-fast', '--log-dir', '--events', '--summary', '--quiet']) {
+    for (const flag of [
+      '--max-parallel',
+      '--fail-fast',
+      '--log-dir',
+      '--events',
+      '--summary',
+      '--quiet',
+    ]) {
       expect(result.stdout).toContain(flag);
     }
   });
 
   it('prints the package version with --version', async () => {
-    const { version } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    const { version } = JSON.parse(
+      fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'),
+    ) as {
       version: string;
     };
     const result = await runCli(['--version']);

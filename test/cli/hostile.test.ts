@@ -83,32 +83,82 @@ describe('a hostile workflow file', () => {
   // Each case: a file (with a task that would touch `marker`), the line and column of the one
   // problem, and what its message says.
   const cases: Array<[string, string, string, RegExp]> = [
-    ['malformed YAML', `tasks:\n${MARKER}  b: { run: echo b\n  c: { run: echo c }\n`, '4:3', /invalid YAML: .+; fix the syntax here$/],
-    ['a number as a command', `tasks:\n${MARKER}  b: { run: 5 }\n`, '3:13', /tasks\.b\.run: run must be a shell command, got 5$/],
-    ['a mapping as needs', `tasks:\n${MARKER}  b: { run: x, needs: { a: b } }\n`, '3:23', /needs must be a task id or a list of task ids, got a mapping$/],
-    ['a negative maxParallel', `maxParallel: -1\ntasks:\n${MARKER}`, '1:14', /maxParallel must be a whole number >= 0 \(0 = unlimited\), got -1$/],
-    ['a fractional maxParallel', `maxParallel: 1.5\ntasks:\n${MARKER}`, '1:14', /maxParallel must be a whole number >= 0 \(0 = unlimited\), got 1\.5$/],
-    ['an empty group', `tasks:\n${MARKER}  g: { tasks: {} }\n`, '3:15', /tasks\.g\.tasks: tasks must not be empty; add at least one task$/],
-    ['forEach on a group', `tasks:\n${MARKER}  g: { tasks: { x: { run: "true" } } }\n  per: { forEach: g, run: "true" }\n`, '4:3', /per\.forEach: "g" is a group, not a producer; name a task with "run" that announces files$/],
-    ['needs on a for-each instance', `tasks:\n${MARKER}  split: { run: "true" }\n  per: { forEach: split, run: "true" }\n  b: { run: x, needs: ["per[a.txt]"] }\n`, '5:24', /needs "per\[a\.txt\]" names a for-each instance; name the for-each task "per" instead$/],
-    ['a timeout that is not a duration', `tasks:\n${MARKER}  b: { run: x, timeout: 5 sec }\n`, '3:25', /timeout must be a duration such as 500ms, 5s or 2m, got "5 sec"$/],
+    [
+      'malformed YAML',
+      `tasks:\n${MARKER}  b: { run: echo b\n  c: { run: echo c }\n`,
+      '4:3',
+      /invalid YAML: .+; fix the syntax here$/,
+    ],
+    [
+      'a number as a command',
+      `tasks:\n${MARKER}  b: { run: 5 }\n`,
+      '3:13',
+      /tasks\.b\.run: run must be a shell command, got 5$/,
+    ],
+    [
+      'a mapping as needs',
+      `tasks:\n${MARKER}  b: { run: x, needs: { a: b } }\n`,
+      '3:23',
+      /needs must be a task id or a list of task ids, got a mapping$/,
+    ],
+    [
+      'a negative maxParallel',
+      `maxParallel: -1\ntasks:\n${MARKER}`,
+      '1:14',
+      /maxParallel must be a whole number >= 0 \(0 = unlimited\), got -1$/,
+    ],
+    [
+      'a fractional maxParallel',
+      `maxParallel: 1.5\ntasks:\n${MARKER}`,
+      '1:14',
+      /maxParallel must be a whole number >= 0 \(0 = unlimited\), got 1\.5$/,
+    ],
+    [
+      'an empty group',
+      `tasks:\n${MARKER}  g: { tasks: {} }\n`,
+      '3:15',
+      /tasks\.g\.tasks: tasks must not be empty; add at least one task$/,
+    ],
+    [
+      'forEach on a group',
+      `tasks:\n${MARKER}  g: { tasks: { x: { run: "true" } } }\n  per: { forEach: g, run: "true" }\n`,
+      '4:3',
+      /per\.forEach: "g" is a group, not a producer; name a task with "run" that announces files$/,
+    ],
+    [
+      'needs on a for-each instance',
+      `tasks:\n${MARKER}  split: { run: "true" }\n  per: { forEach: split, run: "true" }\n  b: { run: x, needs: ["per[a.txt]"] }\n`,
+      '5:24',
+      /needs "per\[a\.txt\]" names a for-each instance; name the for-each task "per" instead$/,
+    ],
+    [
+      'a timeout that is not a duration',
+      `tasks:\n${MARKER}  b: { run: x, timeout: 5 sec }\n`,
+      '3:25',
+      /timeout must be a duration such as 500ms, 5s or 2m, got "5 sec"$/,
+    ],
   ];
 
-  it.each(cases)('(%s) gets one located sentence, exit 2, and nothing runs', async (_name, text, position, message) => {
-    const { code, stderr } = await runCli(`${text}`);
+  it.each(cases)(
+    '(%s) gets one located sentence, exit 2, and nothing runs',
+    async (_name, text, position, message) => {
+      const { code, stderr } = await runCli(`${text}`);
 
-    expect(code, stderr).toBe(2);
-    const lines = stderr.split('\n');
-    expect(lines, stderr).toHaveLength(3);
-    expect(lines[0]).toBe('taskchart: Invalid workflow:');
-    expect(lines[1]?.startsWith(`  ${at('workflow.yaml')}:${position}: `), stderr).toBe(true);
-    expect(lines[1]).toMatch(message);
-    expect(lines[2]).toBe('');
-    expect(fs.existsSync(at('marker'))).toBe(false);
-  });
+      expect(code, stderr).toBe(2);
+      const lines = stderr.split('\n');
+      expect(lines, stderr).toHaveLength(3);
+      expect(lines[0]).toBe('taskchart: Invalid workflow:');
+      expect(lines[1]?.startsWith(`  ${at('workflow.yaml')}:${position}: `), stderr).toBe(true);
+      expect(lines[1]).toMatch(message);
+      expect(lines[2]).toBe('');
+      expect(fs.existsSync(at('marker'))).toBe(false);
+    },
+  );
 
   it('names both lines of a task defined twice', async () => {
-    const { code, stderr } = await runCli(`tasks:\n${MARKER}  twice: { run: a }\n  twice: { run: b }\n`);
+    const { code, stderr } = await runCli(
+      `tasks:\n${MARKER}  twice: { run: a }\n  twice: { run: b }\n`,
+    );
 
     expect(code, stderr).toBe(2);
     const file = at('workflow.yaml');
@@ -130,7 +180,17 @@ describe('a hostile workflow file', () => {
 
 describe('task ids as log file names', () => {
   it('gives every id its own log file inside --log-dir, found again by logFileName', async () => {
-    const ids = ['with spaces', 'ünïcødé 日本語', '..', '.', 'Case', 'case', 'a b', 'a_b', 'x'.repeat(300)];
+    const ids = [
+      'with spaces',
+      'ünïcødé 日本語',
+      '..',
+      '.',
+      'Case',
+      'case',
+      'a b',
+      'a_b',
+      'x'.repeat(300),
+    ];
     const tasks = ids.map((id) => `  ${JSON.stringify(id)}: { run: 'echo "$TASKCHART_TASK_ID"' }`);
 
     const { code, stderr } = await runCli(`tasks:\n${tasks.join('\n')}\n`, ['--log-dir', 'logs']);
@@ -150,7 +210,12 @@ describe('huge and hostile output', () => {
   it('runs a task printing one 200 MB line with bounded memory', async () => {
     const workflow = `tasks:\n  giant: { run: "head -c 200000000 /dev/zero | tr '\\\\0' a" }\n`;
 
-    const { code, stderr, peakMb } = await runMeasured(workflow, ['--log-dir', 'logs', '--events', 'events.jsonl']);
+    const { code, stderr, peakMb } = await runMeasured(workflow, [
+      '--log-dir',
+      'logs',
+      '--events',
+      'events.jsonl',
+    ]);
 
     expect(code, stderr).toBe(0);
     expect(peakMb).toBeLessThan(400);
@@ -174,7 +239,12 @@ describe('huge and hostile output', () => {
     const line = 'b'.repeat(999);
     const workflow = `tasks:\n  lines: { run: "yes ${line} | head -c 200000000" }\n`;
 
-    const { code, stderr, peakMb } = await runMeasured(workflow, ['--log-dir', 'logs', '--events', 'events.jsonl']);
+    const { code, stderr, peakMb } = await runMeasured(workflow, [
+      '--log-dir',
+      'logs',
+      '--events',
+      'events.jsonl',
+    ]);
 
     expect(code, stderr).toBe(0);
     expect(peakMb).toBeLessThan(400);
@@ -185,7 +255,12 @@ describe('huge and hostile output', () => {
   it('runs a task printing a million short lines with bounded memory', async () => {
     const workflow = 'tasks:\n  many: { run: "yes | head -c 2000000" }\n';
 
-    const { code, stderr, peakMb } = await runMeasured(workflow, ['--log-dir', 'logs', '--events', 'events.jsonl']);
+    const { code, stderr, peakMb } = await runMeasured(workflow, [
+      '--log-dir',
+      'logs',
+      '--events',
+      'events.jsonl',
+    ]);
 
     expect(code, stderr).toBe(0);
     expect(peakMb).toBeLessThan(400);
@@ -194,9 +269,15 @@ describe('huge and hostile output', () => {
   }, 30_000);
 
   it('survives binary output and invalid UTF-8, and every event stays valid JSON', async () => {
-    const workflow = 'tasks:\n  noise: { run: "head -c 1000000 /dev/urandom; head -c 1000 /dev/zero" }\n';
+    const workflow =
+      'tasks:\n  noise: { run: "head -c 1000000 /dev/urandom; head -c 1000 /dev/zero" }\n';
 
-    const { code, stderr } = await runCli(workflow, ['--log-dir', 'logs', '--events', 'events.jsonl']);
+    const { code, stderr } = await runCli(workflow, [
+      '--log-dir',
+      'logs',
+      '--events',
+      'events.jsonl',
+    ]);
 
     expect(code, stderr).toBe(0);
     const events = readEvents(at('events.jsonl'));
@@ -204,6 +285,8 @@ describe('huge and hostile output', () => {
     const output = events.filter((event) => event.type === 'task.log');
     expect(output.length).toBeGreaterThan(0);
     expect(output.some((event) => event.line.includes('\uFFFD'))).toBe(true);
-    expect(fs.readFileSync(path.join(at('logs'), logFileName('noise')), 'utf8')).toMatch(/INFO: noise: DONE\n$/);
+    expect(fs.readFileSync(path.join(at('logs'), logFileName('noise')), 'utf8')).toMatch(
+      /INFO: noise: DONE\n$/,
+    );
   }, 30_000);
 });

@@ -164,10 +164,19 @@ describe('the first SIGINT', () => {
       expect(summary.tasks[id], id).toMatchObject({ status: 'cancelled', reason: 'interrupted' });
     }
     expect(summary.tasks['t1']?.startedAt).toBeTypeOf('number');
-    expect(ids.slice(1).map((id) => summary.tasks[id]?.startedAt)).toEqual(ids.slice(1).map(() => undefined));
+    expect(ids.slice(1).map((id) => summary.tasks[id]?.startedAt)).toEqual(
+      ids.slice(1).map(() => undefined),
+    );
     const events = readEvents();
-    expect(events.filter((event) => event.type === 'task.started').map((event) => event.id)).toEqual(['t1']);
-    expect(events.filter((event) => event.type === 'task.cancelled').map((event) => event.id).sort()).toEqual(ids);
+    expect(
+      events.filter((event) => event.type === 'task.started').map((event) => event.id),
+    ).toEqual(['t1']);
+    expect(
+      events
+        .filter((event) => event.type === 'task.cancelled')
+        .map((event) => event.id)
+        .sort(),
+    ).toEqual(ids);
     expect(events.at(-1)).toMatchObject({ type: 'run.done', status: 'cancelled' });
     const log = fs.readFileSync(path.join(dir, 'logs', logFileName('t1')), 'utf8');
     expect(log).toMatch(/^INFO: t1: START: t1\n[^]*INFO: t1: CANCELLED: interrupted\n$/);
@@ -203,7 +212,10 @@ describe('the first SIGINT', () => {
     expect(code, stderr).toBe(130);
     expect(liveInGroup(pgid)).toEqual([]);
     expect(fs.existsSync(at('survived'))).toBe(false);
-    expect(readSummary().tasks['stubborn']).toMatchObject({ status: 'cancelled', reason: 'interrupted' });
+    expect(readSummary().tasks['stubborn']).toMatchObject({
+      status: 'cancelled',
+      reason: 'interrupted',
+    });
   }, 10_000);
 
   it('exits 143 for SIGTERM, with the running task cancelled', async () => {
@@ -215,14 +227,20 @@ describe('the first SIGINT', () => {
 
     expect(code, stderr).toBe(143);
     expect(isAlive(pid)).toBe(false);
-    expect(readSummary().tasks['long']).toMatchObject({ status: 'cancelled', reason: 'interrupted' });
+    expect(readSummary().tasks['long']).toMatchObject({
+      status: 'cancelled',
+      reason: 'interrupted',
+    });
     expect(readEvents().at(-1)).toMatchObject({ type: 'run.done', status: 'cancelled' });
   }, 10_000);
 
   it('decides the exit code even when it arrives as the last task ends', async () => {
     // The task signals the CLI as its last act; whichever the CLI sees first, the task's exit or
     // the signal, the run was interrupted and says so in its exit code.
-    const cli = start(`tasks:\n  last: { run: 'kill -TERM $PPID; exit 0' }\n`, ['--summary', 'summary.json']);
+    const cli = start(`tasks:\n  last: { run: 'kill -TERM $PPID; exit 0' }\n`, [
+      '--summary',
+      'summary.json',
+    ]);
 
     const { code, stderr } = await cli.exit;
 
@@ -256,7 +274,9 @@ describe('the first SIGINT', () => {
 
     expect(code, stderr).toBe(130);
     expect(fs.readFileSync(at('attempts'), 'utf8')).toBe('attempt\nattempt\n');
-    const started = readEvents().filter((event) => event.type === 'task.started' && event.id === 'flaky');
+    const started = readEvents().filter(
+      (event) => event.type === 'task.started' && event.id === 'flaky',
+    );
     expect(started.length).toBeLessThanOrEqual(1);
     expect(readSummary().tasks['flaky']?.status).not.toBe('done');
   }, 15_000);
@@ -279,7 +299,10 @@ describe('a second SIGINT', () => {
     expect(stderr).toContain('SIGINT received again; killing');
     expect(liveInGroup(pgid)).toEqual([]);
     expect(fs.existsSync(at('survived'))).toBe(false);
-    expect(readSummary().tasks['stubborn']).toMatchObject({ status: 'cancelled', reason: 'interrupted' });
+    expect(readSummary().tasks['stubborn']).toMatchObject({
+      status: 'cancelled',
+      reason: 'interrupted',
+    });
     expect(readEvents().at(-1)).toMatchObject({ type: 'run.done', status: 'cancelled' });
   }, 10_000);
 });
@@ -305,7 +328,10 @@ describe('a task past its timeout', () => {
     expect(fs.existsSync(at('after-ran'))).toBe(false);
     const failed = readEvents().find((event) => event.type === 'task.failed');
     expect(failed).toMatchObject({ id: 'stubborn', error: { reason: 'timeout' } });
-    expect(readSummary().tasks['after']).toMatchObject({ status: 'cancelled', reason: 'prerequisite' });
+    expect(readSummary().tasks['after']).toMatchObject({
+      status: 'cancelled',
+      reason: 'prerequisite',
+    });
   }, 10_000);
 });
 

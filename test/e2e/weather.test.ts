@@ -183,7 +183,10 @@ describe('weather example through the CLI', () => {
       const month = expected.get(`${row.station},${row.year},${row.month}`);
       const label = `${row.station} ${row.year}-${row.month}`;
       // Values are printed with one decimal, so each may be off by half a tenth.
-      expect(Math.abs(row.precipitation - (month?.precipitation ?? NaN)), label).toBeLessThanOrEqual(0.0501);
+      expect(
+        Math.abs(row.precipitation - (month?.precipitation ?? NaN)),
+        label,
+      ).toBeLessThanOrEqual(0.0501);
       expect(Math.abs(row.tempMax - (month?.tempMax ?? NaN)), label).toBeLessThanOrEqual(0.0501);
       expect(Math.abs(row.tempMin - (month?.tempMin ?? NaN)), label).toBeLessThanOrEqual(0.0501);
     }
@@ -226,7 +229,9 @@ describe('weather example through the CLI', () => {
     const firstInstanceStart = events.findIndex(
       (event) => event.type === 'task.started' && event.id.startsWith('summarise['),
     );
-    const splitDone = events.findIndex((event) => event.type === 'task.done' && event.id === 'split');
+    const splitDone = events.findIndex(
+      (event) => event.type === 'task.done' && event.id === 'split',
+    );
     expect(firstInstanceStart).toBeGreaterThanOrEqual(0);
     expect(splitDone).toBeGreaterThanOrEqual(0);
     expect(firstInstanceStart).toBeLessThan(splitDone);

@@ -137,7 +137,10 @@ describe('createEventLog', () => {
 
 describe('createLogFiles', () => {
   const read = (logDir: string, id: string): string[] =>
-    fs.readFileSync(path.join(logDir, logFileName(id)), 'utf8').trimEnd().split('\n');
+    fs
+      .readFileSync(path.join(logDir, logFileName(id)), 'utf8')
+      .trimEnd()
+      .split('\n');
 
   it('writes each task its own lines and nothing of another task', async () => {
     const logDir = path.join(dir, 'logs');

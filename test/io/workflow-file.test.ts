@@ -237,58 +237,308 @@ describe('parseWorkflow on an invalid file', () => {
       'title',
       'unknown field "title"; expected one of: name, maxParallel, failFast, tasks',
     ],
-    ['a number as run', 'tasks:\n  a:\n    run: ‸5\n', 'tasks.a.run', 'run must be a shell command, got 5'],
-    ['an empty run', 'tasks:\n  a: { run: ‸"" }\n', 'tasks.a.run', 'run must be a shell command, got an empty string'],
-    ['a list as description', 'tasks:\n  a: { run: x, description: ‸[d] }\n', 'tasks.a.description', 'description must be a string, got a list'],
-    ['a boolean as cwd', 'tasks:\n  a: { run: x, cwd: ‸true }\n', 'tasks.a.cwd', 'cwd must be a folder path, got true'],
-    ['a number as name', 'name: ‸12\ntasks:\n  a: { run: x }\n', 'name', 'name must be a string, got 12'],
-    ['yes as failFast', 'failFast: ‸yes\ntasks:\n  a: { run: x }\n', 'failFast', 'failFast must be true or false, got "yes"'],
-    ['a negative maxParallel', 'maxParallel: ‸-1\ntasks:\n  a: { run: x }\n', 'maxParallel', 'maxParallel must be a whole number >= 0 (0 = unlimited), got -1'],
-    ['a fractional maxParallel', 'maxParallel: ‸1.5\ntasks:\n  a: { run: x }\n', 'maxParallel', 'got 1.5'],
-    ['a word as maxParallel', 'maxParallel: ‸four\ntasks:\n  a: { run: x }\n', 'maxParallel', 'got "four"'],
-    ['an empty value as maxParallel', '‸maxParallel:\ntasks:\n  a: { run: x }\n', 'maxParallel', 'got an empty value'],
-    ['a mapping as needs', 'tasks:\n  a: { run: x, needs: ‸{ b: c } }\n', 'tasks.a.needs', 'needs must be a task id or a list of task ids, got a mapping'],
-    ['a number in needs', 'tasks:\n  a: { run: x, needs: [b, ‸2] }\n', 'tasks.a.needs[1]', 'needs[1] must be a task id, got 2'],
-    ['a number as forEach', 'tasks:\n  a: { run: x, forEach: ‸3 }\n', 'tasks.a.forEach', 'forEach must be a task id, got 3'],
-    ['a list as env', 'tasks:\n  a: { run: x, env: ‸[A] }\n', 'tasks.a.env', 'env must be a mapping of variable names to values, got a list'],
-    ['a list as an env value', 'tasks:\n  a: { run: x, env: { A: ‸[1] } }\n', 'tasks.a.env.A', 'env variable "A" must be a string, number or boolean, got a list'],
-    ['an env name with =', 'tasks:\n  a: { run: x, env: { ‸"A=B": 1 } }\n', 'tasks.a.env["A=B"]', 'must be non-empty and contain no "=" or NUL'],
+    [
+      'a number as run',
+      'tasks:\n  a:\n    run: ‸5\n',
+      'tasks.a.run',
+      'run must be a shell command, got 5',
+    ],
+    [
+      'an empty run',
+      'tasks:\n  a: { run: ‸"" }\n',
+      'tasks.a.run',
+      'run must be a shell command, got an empty string',
+    ],
+    [
+      'a list as description',
+      'tasks:\n  a: { run: x, description: ‸[d] }\n',
+      'tasks.a.description',
+      'description must be a string, got a list',
+    ],
+    [
+      'a boolean as cwd',
+      'tasks:\n  a: { run: x, cwd: ‸true }\n',
+      'tasks.a.cwd',
+      'cwd must be a folder path, got true',
+    ],
+    [
+      'a number as name',
+      'name: ‸12\ntasks:\n  a: { run: x }\n',
+      'name',
+      'name must be a string, got 12',
+    ],
+    [
+      'yes as failFast',
+      'failFast: ‸yes\ntasks:\n  a: { run: x }\n',
+      'failFast',
+      'failFast must be true or false, got "yes"',
+    ],
+    [
+      'a negative maxParallel',
+      'maxParallel: ‸-1\ntasks:\n  a: { run: x }\n',
+      'maxParallel',
+      'maxParallel must be a whole number >= 0 (0 = unlimited), got -1',
+    ],
+    [
+      'a fractional maxParallel',
+      'maxParallel: ‸1.5\ntasks:\n  a: { run: x }\n',
+      'maxParallel',
+      'got 1.5',
+    ],
+    [
+      'a word as maxParallel',
+      'maxParallel: ‸four\ntasks:\n  a: { run: x }\n',
+      'maxParallel',
+      'got "four"',
+    ],
+    [
+      'an empty value as maxParallel',
+      '‸maxParallel:\ntasks:\n  a: { run: x }\n',
+      'maxParallel',
+      'got an empty value',
+    ],
+    [
+      'a mapping as needs',
+      'tasks:\n  a: { run: x, needs: ‸{ b: c } }\n',
+      'tasks.a.needs',
+      'needs must be a task id or a list of task ids, got a mapping',
+    ],
+    [
+      'a number in needs',
+      'tasks:\n  a: { run: x, needs: [b, ‸2] }\n',
+      'tasks.a.needs[1]',
+      'needs[1] must be a task id, got 2',
+    ],
+    [
+      'a number as forEach',
+      'tasks:\n  a: { run: x, forEach: ‸3 }\n',
+      'tasks.a.forEach',
+      'forEach must be a task id, got 3',
+    ],
+    [
+      'a list as env',
+      'tasks:\n  a: { run: x, env: ‸[A] }\n',
+      'tasks.a.env',
+      'env must be a mapping of variable names to values, got a list',
+    ],
+    [
+      'a list as an env value',
+      'tasks:\n  a: { run: x, env: { A: ‸[1] } }\n',
+      'tasks.a.env.A',
+      'env variable "A" must be a string, number or boolean, got a list',
+    ],
+    [
+      'an env name with =',
+      'tasks:\n  a: { run: x, env: { ‸"A=B": 1 } }\n',
+      'tasks.a.env["A=B"]',
+      'must be non-empty and contain no "=" or NUL',
+    ],
     ['no tasks field', '‸name: x\n', 'tasks', 'the workflow has no tasks'],
-    ['an empty tasks mapping', 'tasks: ‸{}\n', 'tasks', 'tasks must not be empty; add at least one task'],
-    ['an empty group', 'tasks:\n  g:\n    tasks: ‸{}\n', 'tasks.g.tasks', 'tasks must not be empty'],
-    ['a list as tasks', 'tasks:\n  ‸- a\n', 'tasks', 'tasks must be a mapping of task id to task, got a list'],
-    ['a string as a task', 'tasks:\n  a: ‸echo a\n', 'tasks.a', 'task "a" must be a mapping with run or tasks, got "echo a"'],
-    ['both run and tasks', 'tasks:\n  ‸a:\n    run: x\n    tasks: { b: { run: y } }\n', 'tasks.a', 'task "a" has both run and tasks'],
-    ['neither run nor tasks', 'tasks:\n  ‸a:\n    description: d\n', 'tasks.a', 'task "a" has neither run nor tasks'],
-    ['forEach with tasks', 'tasks:\n  a:\n    ‸forEach: b\n    tasks: { c: { run: y } }\n', 'tasks.a.forEach', 'forEach needs run and cannot be used with tasks'],
-    ['maxParallel on a leaf', 'tasks:\n  a:\n    run: x\n    ‸maxParallel: 2\n', 'tasks.a.maxParallel', 'maxParallel applies only to groups'],
-    ['failFast on a leaf', 'tasks:\n  a:\n    run: x\n    ‸failFast: true\n', 'tasks.a.failFast', 'failFast applies only to groups'],
-    ['cwd on a group', 'tasks:\n  a:\n    ‸cwd: x\n    tasks: { b: { run: y } }\n', 'tasks.a.cwd', 'cwd applies only to tasks with run'],
-    ['a slash in an id', 'tasks:\n  ‸a/b: { run: x }\n', 'tasks["a/b"]', 'task id "a/b" must not contain "/", "[" or "]"'],
-    ['brackets in an id', 'tasks:\n  ‸"a[1]": { run: x }\n', 'tasks["a[1]"]', 'task id "a[1]" must not contain "/", "[" or "]"'],
-    ['a control character in an id', 'tasks:\n  ‸"a\\tb": { run: x }\n', 'tasks["a\\tb"]', 'task id "a\\tb" must not contain control characters'],
+    [
+      'an empty tasks mapping',
+      'tasks: ‸{}\n',
+      'tasks',
+      'tasks must not be empty; add at least one task',
+    ],
+    [
+      'an empty group',
+      'tasks:\n  g:\n    tasks: ‸{}\n',
+      'tasks.g.tasks',
+      'tasks must not be empty',
+    ],
+    [
+      'a list as tasks',
+      'tasks:\n  ‸- a\n',
+      'tasks',
+      'tasks must be a mapping of task id to task, got a list',
+    ],
+    [
+      'a string as a task',
+      'tasks:\n  a: ‸echo a\n',
+      'tasks.a',
+      'task "a" must be a mapping with run or tasks, got "echo a"',
+    ],
+    [
+      'both run and tasks',
+      'tasks:\n  ‸a:\n    run: x\n    tasks: { b: { run: y } }\n',
+      'tasks.a',
+      'task "a" has both run and tasks',
+    ],
+    [
+      'neither run nor tasks',
+      'tasks:\n  ‸a:\n    description: d\n',
+      'tasks.a',
+      'task "a" has neither run nor tasks',
+    ],
+    [
+      'forEach with tasks',
+      'tasks:\n  a:\n    ‸forEach: b\n    tasks: { c: { run: y } }\n',
+      'tasks.a.forEach',
+      'forEach needs run and cannot be used with tasks',
+    ],
+    [
+      'maxParallel on a leaf',
+      'tasks:\n  a:\n    run: x\n    ‸maxParallel: 2\n',
+      'tasks.a.maxParallel',
+      'maxParallel applies only to groups',
+    ],
+    [
+      'failFast on a leaf',
+      'tasks:\n  a:\n    run: x\n    ‸failFast: true\n',
+      'tasks.a.failFast',
+      'failFast applies only to groups',
+    ],
+    [
+      'cwd on a group',
+      'tasks:\n  a:\n    ‸cwd: x\n    tasks: { b: { run: y } }\n',
+      'tasks.a.cwd',
+      'cwd applies only to tasks with run',
+    ],
+    [
+      'a slash in an id',
+      'tasks:\n  ‸a/b: { run: x }\n',
+      'tasks["a/b"]',
+      'task id "a/b" must not contain "/", "[" or "]"',
+    ],
+    [
+      'brackets in an id',
+      'tasks:\n  ‸"a[1]": { run: x }\n',
+      'tasks["a[1]"]',
+      'task id "a[1]" must not contain "/", "[" or "]"',
+    ],
+    [
+      'a control character in an id',
+      'tasks:\n  ‸"a\\tb": { run: x }\n',
+      'tasks["a\\tb"]',
+      'task id "a\\tb" must not contain control characters',
+    ],
     ['an empty id', 'tasks:\n  ‸"": { run: x }\n', 'tasks[""]', 'a task id must not be empty'],
-    ['a number as an id', 'tasks:\n  ‸1: { run: x }\n', 'tasks', 'a task id must be a string, got 1; quote it'],
-    ['a bad id in a group', 'tasks:\n  g:\n    tasks:\n      ‸x/y: { run: z }\n', 'tasks.g.tasks["x/y"]', 'must not contain "/"'],
-    ['a timeout without a unit in words', 'tasks:\n  a: { run: x, timeout: ‸5 sec }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got "5 sec"'],
-    ['a timeout as a bare number', 'tasks:\n  a: { run: x, timeout: ‸30 }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got 30; add a unit, e.g. 30s'],
-    ['a zero timeout', 'tasks:\n  a: { run: x, timeout: ‸0s }\n', 'tasks.a.timeout', 'timeout must be longer than 0, got "0s"; leave timeout out for no limit'],
-    ['a negative timeout', 'tasks:\n  a: { run: x, timeout: ‸-5s }\n', 'tasks.a.timeout', 'got "-5s"'],
-    ['a list as timeout', 'tasks:\n  a: { run: x, timeout: ‸[5s] }\n', 'tasks.a.timeout', 'timeout must be a duration such as 500ms, 5s or 2m, got a list'],
-    ['negative retries', 'tasks:\n  a: { run: x, retries: ‸-1 }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got -1'],
-    ['fractional retries', 'tasks:\n  a: { run: x, retries: ‸1.5 }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got 1.5'],
-    ['quoted retries', 'tasks:\n  a: { run: x, retries: ‸"3" }\n', 'tasks.a.retries', 'retries must be a whole number >= 0, got "3"'],
-    ['a bad retryDelay', 'tasks:\n  a: { run: x, retryDelay: ‸soon }\n', 'tasks.a.retryDelay', 'retryDelay must be a duration such as 500ms, 5s or 2m, got "soon"'],
-    ['a bad retryMaxDelay', 'tasks:\n  a: { run: x, retryMaxDelay: ‸1d }\n', 'tasks.a.retryMaxDelay', 'retryMaxDelay must be a duration such as 500ms, 5s or 2m, got "1d"'],
-    ['a retryMaxDelay below retryDelay', 'tasks:\n  a: { run: x, retryDelay: 5s, retryMaxDelay: ‸1s }\n', 'tasks.a.retryMaxDelay', 'retryMaxDelay must be no shorter than retryDelay (5s), got "1s"; raise retryMaxDelay or lower retryDelay'],
-    ['a retryBackoff below 1', 'tasks:\n  a: { run: x, retryBackoff: ‸0.5 }\n', 'tasks.a.retryBackoff', 'retryBackoff must be a number >= 1 (1 = the same wait every time), got 0.5'],
-    ['an infinite retryBackoff', 'tasks:\n  a: { run: x, retryBackoff: ‸.inf }\n', 'tasks.a.retryBackoff', 'got .inf'],
-    ['a retryJitter above 1', 'tasks:\n  a: { run: x, retryJitter: ‸2 }\n', 'tasks.a.retryJitter', 'retryJitter must be a number from 0 to 1, got 2'],
-    ['a negative retryJitter', 'tasks:\n  a: { run: x, retryJitter: ‸-0.1 }\n', 'tasks.a.retryJitter', 'got -0.1'],
-    ['timeout on a group', 'tasks:\n  g:\n    ‸timeout: 5s\n    tasks: { b: { run: y } }\n', 'tasks.g.timeout', 'timeout applies only to tasks with run; move it to the tasks that run commands'],
-    ['retries on a group', 'tasks:\n  g:\n    ‸retries: 2\n    tasks: { b: { run: y } }\n', 'tasks.g.retries', 'retries applies only to tasks with run'],
-    ['needs on a for-each instance', 'tasks:\n  a: { run: x, needs: [‸"per[a.txt]"] }\n', 'tasks.a.needs[0]', 'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead'],
-    ['needs on a for-each instance, as one id', 'tasks:\n  a: { run: x, needs: ‸"per[a.txt]" }\n', 'tasks.a.needs', 'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead'],
+    [
+      'a number as an id',
+      'tasks:\n  ‸1: { run: x }\n',
+      'tasks',
+      'a task id must be a string, got 1; quote it',
+    ],
+    [
+      'a bad id in a group',
+      'tasks:\n  g:\n    tasks:\n      ‸x/y: { run: z }\n',
+      'tasks.g.tasks["x/y"]',
+      'must not contain "/"',
+    ],
+    [
+      'a timeout without a unit in words',
+      'tasks:\n  a: { run: x, timeout: ‸5 sec }\n',
+      'tasks.a.timeout',
+      'timeout must be a duration such as 500ms, 5s or 2m, got "5 sec"',
+    ],
+    [
+      'a timeout as a bare number',
+      'tasks:\n  a: { run: x, timeout: ‸30 }\n',
+      'tasks.a.timeout',
+      'timeout must be a duration such as 500ms, 5s or 2m, got 30; add a unit, e.g. 30s',
+    ],
+    [
+      'a zero timeout',
+      'tasks:\n  a: { run: x, timeout: ‸0s }\n',
+      'tasks.a.timeout',
+      'timeout must be longer than 0, got "0s"; leave timeout out for no limit',
+    ],
+    [
+      'a negative timeout',
+      'tasks:\n  a: { run: x, timeout: ‸-5s }\n',
+      'tasks.a.timeout',
+      'got "-5s"',
+    ],
+    [
+      'a list as timeout',
+      'tasks:\n  a: { run: x, timeout: ‸[5s] }\n',
+      'tasks.a.timeout',
+      'timeout must be a duration such as 500ms, 5s or 2m, got a list',
+    ],
+    [
+      'negative retries',
+      'tasks:\n  a: { run: x, retries: ‸-1 }\n',
+      'tasks.a.retries',
+      'retries must be a whole number >= 0, got -1',
+    ],
+    [
+      'fractional retries',
+      'tasks:\n  a: { run: x, retries: ‸1.5 }\n',
+      'tasks.a.retries',
+      'retries must be a whole number >= 0, got 1.5',
+    ],
+    [
+      'quoted retries',
+      'tasks:\n  a: { run: x, retries: ‸"3" }\n',
+      'tasks.a.retries',
+      'retries must be a whole number >= 0, got "3"',
+    ],
+    [
+      'a bad retryDelay',
+      'tasks:\n  a: { run: x, retryDelay: ‸soon }\n',
+      'tasks.a.retryDelay',
+      'retryDelay must be a duration such as 500ms, 5s or 2m, got "soon"',
+    ],
+    [
+      'a bad retryMaxDelay',
+      'tasks:\n  a: { run: x, retryMaxDelay: ‸1d }\n',
+      'tasks.a.retryMaxDelay',
+      'retryMaxDelay must be a duration such as 500ms, 5s or 2m, got "1d"',
+    ],
+    [
+      'a retryMaxDelay below retryDelay',
+      'tasks:\n  a: { run: x, retryDelay: 5s, retryMaxDelay: ‸1s }\n',
+      'tasks.a.retryMaxDelay',
+      'retryMaxDelay must be no shorter than retryDelay (5s), got "1s"; raise retryMaxDelay or lower retryDelay',
+    ],
+    [
+      'a retryBackoff below 1',
+      'tasks:\n  a: { run: x, retryBackoff: ‸0.5 }\n',
+      'tasks.a.retryBackoff',
+      'retryBackoff must be a number >= 1 (1 = the same wait every time), got 0.5',
+    ],
+    [
+      'an infinite retryBackoff',
+      'tasks:\n  a: { run: x, retryBackoff: ‸.inf }\n',
+      'tasks.a.retryBackoff',
+      'got .inf',
+    ],
+    [
+      'a retryJitter above 1',
+      'tasks:\n  a: { run: x, retryJitter: ‸2 }\n',
+      'tasks.a.retryJitter',
+      'retryJitter must be a number from 0 to 1, got 2',
+    ],
+    [
+      'a negative retryJitter',
+      'tasks:\n  a: { run: x, retryJitter: ‸-0.1 }\n',
+      'tasks.a.retryJitter',
+      'got -0.1',
+    ],
+    [
+      'timeout on a group',
+      'tasks:\n  g:\n    ‸timeout: 5s\n    tasks: { b: { run: y } }\n',
+      'tasks.g.timeout',
+      'timeout applies only to tasks with run; move it to the tasks that run commands',
+    ],
+    [
+      'retries on a group',
+      'tasks:\n  g:\n    ‸retries: 2\n    tasks: { b: { run: y } }\n',
+      'tasks.g.retries',
+      'retries applies only to tasks with run',
+    ],
+    [
+      'needs on a for-each instance',
+      'tasks:\n  a: { run: x, needs: [‸"per[a.txt]"] }\n',
+      'tasks.a.needs[0]',
+      'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead',
+    ],
+    [
+      'needs on a for-each instance, as one id',
+      'tasks:\n  a: { run: x, needs: ‸"per[a.txt]" }\n',
+      'tasks.a.needs',
+      'needs "per[a.txt]" names a for-each instance; name the for-each task "per" instead',
+    ],
   ];
 
   test.each(cases)('reports %s', (_name, marked, field, message) => {
@@ -359,7 +609,9 @@ describe('parseWorkflow on an invalid file', () => {
       [11, 7, 'tasks.g.tasks["c/d"]'],
     ]);
     expect(message).toContain('Invalid workflow (6 problems)');
-    expect(message).toContain('flows/wf.yaml:1:14: maxParallel: maxParallel must be a whole number');
+    expect(message).toContain(
+      'flows/wf.yaml:1:14: maxParallel: maxParallel must be a whole number',
+    );
     expect(message).toContain('flows/wf.yaml:4:5: tasks.a.rnu: unknown field "rnu"');
     expect(message).toContain('flows/wf.yaml:11:7: tasks.g.tasks["c/d"]: task id "c/d"');
   });
@@ -398,21 +650,27 @@ describe('parseWorkflow reliability fields', () => {
       retryJitter: 0.2,
     });
     expect(each).toMatchObject({ timeout: 5_400_000, retries: 0, retryDelay: 0 });
-    for (const field of ['timeout', 'retries', 'retryDelay', 'retryBackoff', 'retryMaxDelay', 'retryJitter']) {
+    for (const field of [
+      'timeout',
+      'retries',
+      'retryDelay',
+      'retryBackoff',
+      'retryMaxDelay',
+      'retryJitter',
+    ]) {
       expect(plain).not.toHaveProperty(field);
     }
   });
 
   test('reports every bad reliability field of a task at once, in file order', () => {
-    const text = 'tasks:\n  a:\n    run: x\n    timeout: 5 sec\n    retries: many\n    retryJitter: 1.2\n';
+    const text =
+      'tasks:\n  a:\n    run: x\n    timeout: 5 sec\n    retries: many\n    retryJitter: 1.2\n';
 
     const issues = issuesOf(text);
 
-    expect(issues.map((issue) => `${issue.source?.line}:${issue.source?.column} ${issue.field}`)).toEqual([
-      '4:14 tasks.a.timeout',
-      '5:14 tasks.a.retries',
-      '6:18 tasks.a.retryJitter',
-    ]);
+    expect(
+      issues.map((issue) => `${issue.source?.line}:${issue.source?.column} ${issue.field}`),
+    ).toEqual(['4:14 tasks.a.timeout', '5:14 tasks.a.retries', '6:18 tasks.a.retryJitter']);
   });
 });
 
@@ -420,7 +678,8 @@ describe('parseWorkflow graceMs', () => {
   test('gives every shell task the grace period between SIGTERM and SIGKILL', async () => {
     // The command ignores SIGTERM, so only SIGKILL after the grace period stops it; with the
     // default of 5 s the test would run into its timeout.
-    const text = 'tasks:\n  stubborn:\n    run: trap "" TERM; echo ready; sleep 30; echo survived\n';
+    const text =
+      'tasks:\n  stubborn:\n    run: trap "" TERM; echo ready; sleep 30; echo survived\n';
     const [task] = parseWorkflow(text, path.join(dir, 'wf.yaml'), { graceMs: 100 }).tasks;
     const controller = new AbortController();
     const lines: string[] = [];
@@ -445,7 +704,9 @@ describe('parseWorkflow graceMs', () => {
     fs.writeFileSync(file, 'tasks:\n  a: { run: "true" }\n');
 
     await expect(loadWorkflowFile(file, { graceMs: -1 })).rejects.toThrow(/graceMs/);
-    await expect(loadWorkflowFile(file, { graceMs: 250 })).resolves.toMatchObject({ tasks: [{ id: 'a' }] });
+    await expect(loadWorkflowFile(file, { graceMs: 250 })).resolves.toMatchObject({
+      tasks: [{ id: 'a' }],
+    });
   });
 });
 

@@ -116,7 +116,12 @@ describe('workflow validation', () => {
     ]);
     let message = '';
     try {
-      createWorkflow({ tasks: [{ id: 'a', needs: ['x'], run: pass }, { id: 'a', run: pass }] });
+      createWorkflow({
+        tasks: [
+          { id: 'a', needs: ['x'], run: pass },
+          { id: 'a', run: pass },
+        ],
+      });
     } catch (error) {
       message = (error as Error).message;
     }
@@ -154,35 +159,45 @@ describe('workflow validation', () => {
   });
 
   it('rejects an empty task list, at the top and in a group', () => {
-    expect(issuesOf({ tasks: [] })).toEqual([{ field: 'tasks', message: expect.stringContaining('no tasks') }]);
+    expect(issuesOf({ tasks: [] })).toEqual([
+      { field: 'tasks', message: expect.stringContaining('no tasks') },
+    ]);
     expect(issuesOf({ tasks: [{ id: 'g', tasks: [] }] })).toEqual([
       { field: 'g.tasks', message: expect.stringContaining('no tasks') },
     ]);
   });
 
-  it.each([-1, 1.5, Number.NaN])('rejects maxParallel %s in the workflow and in a group', (limit) => {
-    expect(issuesOf({ maxParallel: limit, tasks: [{ id: 'a', run: pass }] })).toEqual([
-      { field: 'workflow.maxParallel', message: expect.stringContaining('whole number >= 0') },
-    ]);
-    expect(issuesOf({ tasks: [{ id: 'g', maxParallel: limit, tasks: [{ id: 'a', run: pass }] }] })).toEqual([
-      { field: 'g.maxParallel', message: expect.stringContaining('whole number >= 0') },
-    ]);
-  });
+  it.each([-1, 1.5, Number.NaN])(
+    'rejects maxParallel %s in the workflow and in a group',
+    (limit) => {
+      expect(issuesOf({ maxParallel: limit, tasks: [{ id: 'a', run: pass }] })).toEqual([
+        { field: 'workflow.maxParallel', message: expect.stringContaining('whole number >= 0') },
+      ]);
+      expect(
+        issuesOf({ tasks: [{ id: 'g', maxParallel: limit, tasks: [{ id: 'a', run: pass }] }] }),
+      ).toEqual([
+        { field: 'g.maxParallel', message: expect.stringContaining('whole number >= 0') },
+      ]);
+    },
+  );
 
-  it.each([-1, 1.5])('rejects the run option maxParallel %s before any task starts', async (limit) => {
-    // Regression: run options were used as given, so -1 meant unlimited and 1.5 let two tasks run.
-    let calls = 0;
-    const workflow = createWorkflow({ tasks: [{ id: 'a', run: () => void (calls += 1) }] });
-    let refusal: unknown;
-    try {
-      await workflow.run({ maxParallel: limit }).result;
-    } catch (error) {
-      refusal = error;
-    }
-    expect(refusal).toBeInstanceOf(Error);
-    expect((refusal as Error).message).toMatch(/maxParallel/);
-    expect(calls).toBe(0);
-  });
+  it.each([-1, 1.5])(
+    'rejects the run option maxParallel %s before any task starts',
+    async (limit) => {
+      // Regression: run options were used as given, so -1 meant unlimited and 1.5 let two tasks run.
+      let calls = 0;
+      const workflow = createWorkflow({ tasks: [{ id: 'a', run: () => void (calls += 1) }] });
+      let refusal: unknown;
+      try {
+        await workflow.run({ maxParallel: limit }).result;
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toBeInstanceOf(Error);
+      expect((refusal as Error).message).toMatch(/maxParallel/);
+      expect(calls).toBe(0);
+    },
+  );
 
   it('validates and runs a chain of 10,000 tasks', async () => {
     const tasks: TaskDefinition[] = [{ id: 't0', run: pass }];

@@ -94,7 +94,8 @@ describe('taskMachine', () => {
     const inspected = createActor(actor.logic, {
       input: { ...taskInput(hundreds()), startNow: true },
       inspect: (event) => {
-        if (event.type === '@xstate.microstep') visited.push(String((event.snapshot as { value?: unknown }).value));
+        if (event.type === '@xstate.microstep')
+          visited.push(String((event.snapshot as { value?: unknown }).value));
       },
     });
     inspected.start();
