@@ -290,6 +290,15 @@ function checkNumber(
   return undefined;
 }
 
+/** Each retry field: what it must be, and the check. */
+const RETRY_FIELDS = {
+  retries: ['a whole number >= 0', (n: number) => Number.isInteger(n) && n >= 0],
+  retryDelay: ['a number of ms >= 0', (n: number) => n >= 0],
+  retryBackoff: ['a number >= 1', (n: number) => n >= 1],
+  retryMaxDelay: ['a number of ms >= 0', (n: number) => n >= 0],
+  retryJitter: ['a number from 0 to 1', (n: number) => n >= 0 && n <= 1],
+} as const satisfies Record<string, readonly [string, (n: number) => boolean]>;
+
 function compileRetry(
   task: TaskDefinition,
   id: string,
@@ -297,61 +306,23 @@ function compileRetry(
   issues: WorkflowIssue[],
 ): RetryPolicy | undefined {
   const at = task.source;
-  const fields = [
-    task.retries,
-    task.retryDelay,
-    task.retryBackoff,
-    task.retryMaxDelay,
-    task.retryJitter,
-  ];
-  if (fields.every((value) => value === undefined)) return undefined;
+  const names = Object.keys(RETRY_FIELDS) as (keyof typeof RETRY_FIELDS)[];
+  if (names.every((name) => task[name] === undefined)) return undefined;
   if (isGroup) {
     issues.push(
       issue(at, `${id}.retries`, 'a group cannot be retried; give its tasks retries instead'),
     );
     return undefined;
   }
-  const whole = (n: number) => Number.isInteger(n) && n >= 0;
-  const retries = checkNumber(
-    task.retries,
-    `${id}.retries`,
-    'a whole number >= 0',
-    whole,
-    at,
-    issues,
-  );
-  const delay = checkNumber(
-    task.retryDelay,
-    `${id}.retryDelay`,
-    'a number of ms >= 0',
-    (n) => n >= 0,
-    at,
-    issues,
-  );
-  const backoff = checkNumber(
-    task.retryBackoff,
-    `${id}.retryBackoff`,
-    'a number >= 1',
-    (n) => n >= 1,
-    at,
-    issues,
-  );
-  const maxDelay = checkNumber(
-    task.retryMaxDelay,
-    `${id}.retryMaxDelay`,
-    'a number of ms >= 0',
-    (n) => n >= 0,
-    at,
-    issues,
-  );
-  const jitter = checkNumber(
-    task.retryJitter,
-    `${id}.retryJitter`,
-    'a number from 0 to 1',
-    (n) => n >= 0 && n <= 1,
-    at,
-    issues,
-  );
+  const read = (name: keyof typeof RETRY_FIELDS): number | undefined => {
+    const [expected, valid] = RETRY_FIELDS[name];
+    return checkNumber(task[name], `${id}.${name}`, expected, valid, at, issues);
+  };
+  const retries = read('retries');
+  const delay = read('retryDelay');
+  const backoff = read('retryBackoff');
+  const maxDelay = read('retryMaxDelay');
+  const jitter = read('retryJitter');
   return {
     retries: retries ?? 0,
     delay: delay ?? 1000,

@@ -6,7 +6,8 @@ import { createEventLog } from '../../src/io/event-log.js';
 import { createLogFiles, logFileName } from '../../src/io/log-files.js';
 import { fanOut, type Sink } from '../../src/io/sink.js';
 import { createSummary } from '../../src/io/summary.js';
-import type { LogLevel, TaskchartEvent, TaskInfo } from '../../src/types.js';
+import type { TaskchartEvent } from '../../src/types.js';
+import { info, log, progress } from './events.js';
 
 let dir: string;
 beforeEach(() => {
@@ -14,33 +15,6 @@ beforeEach(() => {
 });
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const info = (id: string, description = id, needs: string[] = []): TaskInfo => ({
-  id,
-  description,
-  kind: 'task',
-  needs,
-});
-
-type Stream = 'stdout' | 'stderr';
-const log = (
-  time: number,
-  id: string,
-  level: LogLevel,
-  line: string,
-  stream?: Stream,
-): TaskchartEvent =>
-  stream
-    ? { type: 'task.log', time, id, status: 'running', level, line, stream }
-    : { type: 'task.log', time, id, status: 'running', level, line };
-const progress = (time: number, id: string, fraction: number, message: string): TaskchartEvent => ({
-  type: 'task.progress',
-  time,
-  id,
-  status: 'running',
-  fraction,
-  message,
 });
 
 /** fetch and convert run interleaved; convert fails; report is cancelled because of it. */

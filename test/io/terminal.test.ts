@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTerminal, type TerminalOptions } from '../../src/io/terminal.js';
-import type { LogLevel, TaskchartEvent, TaskInfo } from '../../src/types.js';
+import type { TaskchartEvent } from '../../src/types.js';
+import { info, log, progress } from './events.js';
 
 type Tty = { isTTY?: boolean; columns?: number; rows?: number };
 
@@ -19,33 +20,6 @@ function fakeStream(tty: Tty = {}) {
   );
   return { stream, collected };
 }
-
-const info = (id: string, description: string, needs: string[] = []): TaskInfo => ({
-  id,
-  description,
-  kind: 'task',
-  needs,
-});
-
-type Stream = 'stdout' | 'stderr';
-const log = (
-  time: number,
-  id: string,
-  level: LogLevel,
-  line: string,
-  stream?: Stream,
-): TaskchartEvent =>
-  stream
-    ? { type: 'task.log', time, id, status: 'running', level, line, stream }
-    : { type: 'task.log', time, id, status: 'running', level, line };
-const progress = (time: number, id: string, fraction: number, message: string): TaskchartEvent => ({
-  type: 'task.progress',
-  time,
-  id,
-  status: 'running',
-  fraction,
-  message,
-});
 
 function smallRun(): TaskchartEvent[] {
   return [
