@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TaskchartEvent, TaskEvent } from '../types.js';
+import { createFileWriter } from './file-writer.js';
 import {
   FLUSH_THRESHOLD,
   formatCancel,
   formatExit,
   formatPercent,
   splitLines,
-  writeAll,
 } from './format.js';
 import type { Sink } from './sink.js';
 
@@ -55,16 +55,18 @@ interface Pending {
  *   `INFO: <id>: CANCELLED: <reason>` (`CANCELLED: prerequisite <id>` when a
  *   prerequisite failed). Messages spanning several lines give several lines.
  *
- * A task's file is created (and truncated) at its first task event. Lines are
- * buffered per task and appended with synchronous writes when the task ends,
- * when its buffer passes 64 KiB, and on `close`; no file stays open between
- * writes, so a run with 100,000 tasks holds no more than one descriptor.
+ * A task's file is created (and truncated) at its first write. Lines are
+ * buffered per task and handed to a writer thread when the task ends, when its
+ * buffer passes 64 KiB, and on `close`, which resolves once every file is
+ * written; the writer opens one file at a time, so a run with 100,000 tasks
+ * holds no more than one descriptor, and the engine never waits on the disk.
  */
 export function createLogFiles(dir: string): Sink {
   fs.mkdirSync(dir, { recursive: true });
   const descriptions = new Map<string, string>();
   const created = new Set<string>();
   const pending = new Map<string, Pending>();
+  const writer = createFileWriter();
   let total = 0;
   let closed = false;
 
@@ -73,14 +75,9 @@ export function createLogFiles(dir: string): Sink {
     if (!buffer) return;
     pending.delete(id);
     total -= buffer.size;
-    const flag = created.has(id) ? 'a' : 'w';
+    const replace = !created.has(id);
     created.add(id);
-    const fd = fs.openSync(path.join(dir, logFileName(id)), flag);
-    try {
-      writeAll(fd, buffer.chunks.join(''));
-    } finally {
-      fs.closeSync(fd);
-    }
+    writer.write(path.join(dir, logFileName(id)), buffer.chunks.join(''), replace);
   };
 
   const flushAll = (): void => {
@@ -171,6 +168,7 @@ export function createLogFiles(dir: string): Sink {
       if (closed) return;
       closed = true;
       flushAll();
+      await writer.close();
     },
   };
 }
