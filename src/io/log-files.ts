@@ -3,13 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TaskchartEvent, TaskEvent } from '../types.js';
 import { createFileWriter } from './file-writer.js';
-import {
-  FLUSH_THRESHOLD,
-  formatCancel,
-  formatExit,
-  formatPercent,
-  splitLines,
-} from './format.js';
+import { FLUSH_THRESHOLD, formatCancel, formatExit, formatPercent, splitLines } from './format.js';
 import type { Sink } from './sink.js';
 
 const SLUG_LENGTH = 80;
