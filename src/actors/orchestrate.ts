@@ -54,6 +54,8 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
         random: Math.random,
       },
     });
+    // Only a task that may retry says so; the orchestrator reports each failed attempt.
+    if (node.retry) ref.on('task.retrying', (message) => actor.send(message));
     live.set(index, { ref, slot });
     ref.start();
     return ref;

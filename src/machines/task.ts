@@ -1,4 +1,4 @@
-import { assign, fromPromise, sendParent, setup, type AnyActorRef } from 'xstate';
+import { assign, emit, fromPromise, setup, type AnyActorRef } from 'xstate';
 import type { CancelReason, FinalTaskStatus, TaskError } from '../types.js';
 import type { GraphNode } from './graph.js';
 
@@ -103,7 +103,7 @@ function retryDelay(context: TaskMachineContext): number {
  * or at once when created with `startNow`. While `running` it invokes the `runner` actor, which
  * the engine provides (see `src/actors`); leaving `running` on `cancel` stops the runner, which
  * aborts its `AbortSignal`. A failed attempt with retries left waits in `retrying` (exponential
- * backoff, capped, with jitter) and runs again; the orchestrator hears of it with `task.retrying`.
+ * backoff, capped, with jitter) and runs again, emitting `task.retrying` (the executor passes it to the orchestrator).
  *
  * @example
  * const logic = taskMachine.provide({ actors: { runner: fromPromise(async () => {}) } });
@@ -117,6 +117,7 @@ export const taskMachine = setup({
     context: {} as TaskMachineContext,
     events: {} as TaskMachineEvent,
     output: {} as TaskOutcome,
+    emitted: {} as TaskRetryingMessage,
   },
   actors: {
     runner: fromPromise<unknown, RunnerInput>(async () => {
@@ -189,7 +190,7 @@ export const taskMachine = setup({
             actions: [
               assign({ error: ({ event }) => describeError(event.error) }),
               assign({ retryDelayMs: ({ context }) => retryDelay(context) }),
-              sendParent(({ context }): TaskRetryingMessage => ({
+              emit(({ context }): TaskRetryingMessage => ({
                 type: 'task.retrying',
                 index: context.index,
                 attempt: context.attempt,
