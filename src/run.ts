@@ -132,11 +132,33 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       }
     }
   };
+  const pending: TaskchartEvent[] = [];
+  let dispatching = false;
   const report = (event: TaskchartEvent): void => {
     if (closed) return;
+    if (event.type === 'task.log' || event.type === 'task.progress' || event.type === 'task.file') {
+      // A stopping task may still print (cleanup, a shell's "Terminated"): keep those lines,
+      // marked with the final status; progress and files after the end mean nothing.
+      const status = table.statusOf(event.id);
+      if (status === 'done' || status === 'failed' || status === 'cancelled') {
+        if (event.type !== 'task.log') return;
+        event = { ...event, status };
+      }
+    }
     table.apply(event);
-    dispatch(event, listeners.get(event.type));
-    dispatch(event, listeners.get('*'));
+    // An event caused by a listener waits until every listener has had the current one, so all
+    // listeners see one order.
+    pending.push(event);
+    if (dispatching) return;
+    dispatching = true;
+    try {
+      for (let next = pending.shift(); next; next = pending.shift()) {
+        dispatch(next, listeners.get(next.type));
+        dispatch(next, listeners.get('*'));
+      }
+    } finally {
+      dispatching = false;
+    }
   };
 
   const env: RunEnvironment = {

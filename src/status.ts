@@ -10,6 +10,8 @@ import type {
 /** Every task's state, rebuilt from the event stream alone. */
 export interface StatusTable {
   apply(event: TaskchartEvent): void;
+  /** A task's status alone, without building its result. */
+  statusOf(id: string): TaskStatus | undefined;
   /** One task's state, or `undefined` for an id never announced. */
   get(id: string): TaskResult | undefined;
   /** Every task by id, in the order it was announced. */
@@ -84,11 +86,12 @@ export function createStatusTable(): StatusTable {
         return;
       }
       case 'task.retrying':
-        row(event.id).attempts = event.attempt + 1;
+        row(event.id).attempts = event.attempt;
         return;
       case 'task.done': {
         const task = row(event.id);
         task.status = 'done';
+        if (event.attempts !== undefined) task.attempts = event.attempts;
         task.completedAt = event.time;
         return;
       }
@@ -96,6 +99,7 @@ export function createStatusTable(): StatusTable {
         const task = row(event.id);
         task.status = 'failed';
         task.error = event.error;
+        if (event.attempts !== undefined) task.attempts = event.attempts;
         task.completedAt = event.time;
         return;
       }
@@ -103,6 +107,7 @@ export function createStatusTable(): StatusTable {
         const task = row(event.id);
         task.status = 'cancelled';
         task.reason = event.reason;
+        if (event.attempts !== undefined) task.attempts = event.attempts;
         task.prerequisite = event.prerequisite;
         task.completedAt = event.time;
         return;
@@ -119,6 +124,7 @@ export function createStatusTable(): StatusTable {
 
   return {
     apply,
+    statusOf: (id) => rows.get(id)?.status,
     get: (id) => {
       const task = rows.get(id);
       return task && toResult(task);

@@ -147,7 +147,8 @@ export type TaskFileEvent = EventBase & {
 export type TaskLogEvent = EventBase & {
   type: 'task.log';
   id: string;
-  status: 'running';
+  /** `running`, or the final status for a line printed while the task was being stopped. */
+  status: 'running' | FinalTaskStatus;
   level: LogLevel;
   /** Set for lines a process printed. */
   stream?: 'stdout' | 'stderr';
@@ -163,21 +164,29 @@ export type TaskRetryingEvent = EventBase & {
   /** How long until the next attempt starts. */
   delayMs: number;
 };
-export type TaskDoneEvent = EventBase & { type: 'task.done'; id: string; status: 'done' };
-export type TaskFailedEvent = EventBase & {
-  type: 'task.failed';
-  id: string;
-  status: 'failed';
-  error: TaskError;
-};
-export type TaskCancelledEvent = EventBase & {
-  type: 'task.cancelled';
-  id: string;
-  status: 'cancelled';
-  reason: CancelReason;
-  /** With reason `prerequisite`: the prerequisite that failed or was cancelled. */
-  prerequisite?: string;
-};
+interface Attempts {
+  /** How many attempts ran, when more than one did. */
+  attempts?: number;
+}
+
+export type TaskDoneEvent = EventBase &
+  Attempts & { type: 'task.done'; id: string; status: 'done' };
+export type TaskFailedEvent = EventBase &
+  Attempts & {
+    type: 'task.failed';
+    id: string;
+    status: 'failed';
+    error: TaskError;
+  };
+export type TaskCancelledEvent = EventBase &
+  Attempts & {
+    type: 'task.cancelled';
+    id: string;
+    status: 'cancelled';
+    reason: CancelReason;
+    /** With reason `prerequisite`: the prerequisite that failed or was cancelled. */
+    prerequisite?: string;
+  };
 export type RunDoneEvent = EventBase & {
   type: 'run.done';
   status: RunStatus;

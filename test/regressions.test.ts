@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createWorkflow } from '../src/index.js';
-import { outcome } from './helpers.js';
+import { outcome, record } from './helpers.js';
 import { checkRun, type Plan, type RunSpec } from './property-model.js';
 
 const ok: Plan = { outcome: 'succeed', duration: 0 };
@@ -115,5 +115,75 @@ describe('cases the checker once got wrong', () => {
       t0: 'failed: t0 broke',
       t1: 'cancelled fail-fast',
     });
+  });
+});
+
+describe('review regressions', () => {
+  // Root cause: instances waiting for a for-each's other prerequisite were recorded on the
+  // compiled nodes, which every run of the same workflow shares.
+  it('keeps two runs of one workflow independent when for-each instances wait on a prerequisite', async () => {
+    const gates: Record<string, () => void> = {};
+    const wait = (name: string) => new Promise<void>((resolve) => (gates[name] = resolve));
+    const order: string[] = [];
+    let runNumber = 0;
+    const workflow = createWorkflow({
+      tasks: [
+        { id: 'x', run: () => wait(`x${runNumber}`) },
+        {
+          id: 'y',
+          run: async () => {
+            await wait(`y${runNumber}`);
+            order.push(`y done ${runNumber}`);
+          },
+        },
+        { id: 'p', run: (ctx) => ctx.produce('a') },
+        {
+          id: 'fe',
+          forEach: 'p',
+          needs: ['x', 'y'],
+          run: () => void order.push(`fe ran ${runNumber}`),
+        },
+      ],
+    });
+    for (runNumber = 1; runNumber <= 2; runNumber++) {
+      const run = workflow.run();
+      const added = new Promise<void>((resolve) => run.on('task.added', () => resolve()));
+      await added;
+      gates[`x${runNumber}`]!();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(run.status('fe[a]')?.status).toBe('scheduled');
+      gates[`y${runNumber}`]!();
+      expect((await run.result).status).toBe('done');
+    }
+    expect(order).toEqual(['y done 1', 'fe ran 1', 'y done 2', 'fe ran 2']);
+  });
+
+  // Root cause: lines a task printed while it was being stopped were reported as `running`
+  // after its final event.
+  it('marks a line printed after the task ended with the final status, and drops late progress', async () => {
+    let late: (() => void) | undefined;
+    const run = createWorkflow({
+      tasks: [
+        {
+          id: 'a',
+          run: (ctx) => {
+            late = () => {
+              ctx.log.info('cleaning up');
+              ctx.progress(1);
+            };
+          },
+        },
+      ],
+    }).run();
+    const events = record(run);
+    run.on('task.done', () => late?.());
+    await run.result;
+    const after = events.slice(events.findIndex((event) => event.type === 'task.done') + 1);
+    expect(
+      after.map((event) => [event.type, 'status' in event ? event.status : undefined]),
+    ).toEqual([
+      ['task.log', 'done'],
+      ['run.done', 'done'],
+    ]);
   });
 });

@@ -187,13 +187,18 @@ describe('retries', () => {
       ],
     }).run({ clock });
     await advance(10);
-    expect(run.status('r')).toMatchObject({ status: 'running', attempts: 2 });
+    // Regression: the count once included the attempt the wait was for, which never ran.
+    expect(run.status('r')).toMatchObject({ status: 'running', attempts: 1 });
     run.cancel();
     await advance(5000);
     const result = await run.result;
     expect(calls).toBe(1);
     expect(result.status).toBe('cancelled');
-    expect(result.tasks.r).toMatchObject({ status: 'cancelled', reason: 'interrupted' });
+    expect(result.tasks.r).toMatchObject({
+      status: 'cancelled',
+      reason: 'interrupted',
+      attempts: 1,
+    });
   });
 });
 

@@ -77,6 +77,11 @@ export interface Scheduler {
   instanceIds: Set<string>;
   /** forEach index → its instances' indices. */
   instances: Map<number, number[]>;
+  /**
+   * Prerequisite index → instances waiting for it. Kept here, not on the compiled nodes, which
+   * every run of the workflow shares.
+   */
+  waitingInstances: Map<number, number[]>;
   /** forEach index → instances not yet final. */
   openInstances: Map<number, number>;
   instancesFailed: Set<number>;
@@ -110,6 +115,7 @@ export function createScheduler(input: OrchestratorInput): Scheduler {
     cancelledEarly: undefined,
     instanceIds: new Set(),
     instances: new Map(),
+    waitingInstances: new Map(),
     openInstances: new Map(),
     instancesFailed: new Set(),
     error: undefined,
@@ -213,17 +219,19 @@ export function settle(s: Scheduler, outcome: TaskOutcome): void {
   if (s.state[index] === ENDING) s.ending -= 1;
   if (outcome.startedAt !== undefined) s.running -= 1;
   const time = outcome.completedAt ?? s.input.now();
+  const tried = outcome.attempts > 1 ? { attempts: outcome.attempts } : {};
   if (outcome.status === 'done') {
     markFinal(s, index, DONE);
-    s.input.report({ type: 'task.done', time, id: node.id, status: 'done' });
+    s.input.report({ type: 'task.done', time, id: node.id, status: 'done', ...tried });
   } else if (outcome.status === 'failed') {
     markFinal(s, index, FAILED);
     s.failed.push(node.id);
     const error = outcome.error ?? { message: 'failed' };
-    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error });
+    s.input.report({ type: 'task.failed', time, id: node.id, status: 'failed', error, ...tried });
   } else {
     markFinal(s, index, CANCELLED);
-    reportCancelled(s, node, time, outcome.reason ?? 'interrupted', outcome.prerequisite);
+    const reason = outcome.reason ?? 'interrupted';
+    reportCancelled(s, node, time, reason, outcome.prerequisite, outcome.attempts);
   }
   afterFinal(s, index);
 }
@@ -234,6 +242,7 @@ function reportCancelled(
   time: number,
   reason: CancelReason,
   prerequisite: string | undefined,
+  attempts = 1,
 ): void {
   const event: TaskchartEvent = {
     type: 'task.cancelled',
@@ -243,6 +252,7 @@ function reportCancelled(
     reason,
   };
   if (prerequisite !== undefined) event.prerequisite = prerequisite;
+  if (attempts > 1) event.attempts = attempts;
   s.input.report(event);
 }
 
@@ -258,10 +268,12 @@ function afterFinal(s: Scheduler, index: number): void {
   if (node.kind === 'instance') instanceFinished(s, index, state);
   if (node.feeds) for (const forEach of node.feeds) producerFinished(s, forEach, index);
   if (state === DONE) {
-    for (const next of node.dependents) {
+    const release = (next: number): void => {
       s.waiting[next]! -= 1;
       if (s.waiting[next] === 0) becomeReady(s, next);
-    }
+    };
+    node.dependents.forEach(release);
+    s.waitingInstances.get(index)?.forEach(release);
     return;
   }
   if (state === FAILED && s.input.failFast && s.stopping === undefined) {
@@ -277,11 +289,13 @@ function cancelDependents(s: Scheduler, root: number): void {
   while (stack.length > 0) {
     const index = stack.pop()!;
     const prerequisite = s.nodes[index]!.id;
-    for (const next of s.nodes[index]!.dependents) {
-      if (s.state[next]! >= ENDING) continue;
+    const visit = (next: number): void => {
+      if (s.state[next]! >= ENDING) return;
       cancel(s, next, 'prerequisite', prerequisite);
       stack.push(next);
-    }
+    };
+    s.nodes[index]!.dependents.forEach(visit);
+    s.waitingInstances.get(index)?.forEach(visit);
   }
 }
 
@@ -390,7 +404,9 @@ function addInstance(s: Scheduler, forEach: number, item: string): void {
   s.nodes.push(node);
   s.state.push(SCHEDULED);
   s.waiting.push(0);
-  s.instances.set(forEach, [...(s.instances.get(forEach) ?? []), index]);
+  const siblings = s.instances.get(forEach);
+  if (siblings) siblings.push(index);
+  else s.instances.set(forEach, [index]);
   s.openInstances.set(forEach, (s.openInstances.get(forEach) ?? 0) + 1);
   const info: TaskInfo = {
     id,
@@ -412,7 +428,9 @@ function addInstance(s: Scheduler, forEach: number, item: string): void {
       return;
     }
     waiting += 1;
-    s.nodes[need]!.dependents.push(index);
+    const waitingOn = s.waitingInstances.get(need);
+    if (waitingOn) waitingOn.push(index);
+    else s.waitingInstances.set(need, [index]);
   }
   s.waiting[index] = waiting;
   if (waiting === 0) becomeReady(s, index);
