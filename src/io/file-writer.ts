@@ -13,6 +13,8 @@ export interface FileWriter {
 const BATCH_CHARS = 256 * 1024;
 /** Characters the worker may be behind before `write` waits for it, so memory stays bounded. */
 const BEHIND_LIMIT = 32 * 1024 * 1024;
+/** How long the writer may make no progress before it is given up on. */
+const STALL_MS = 30_000;
 
 // The worker's code, evaluated as a script: it needs no file of its own next to the sources.
 const WORKER_CODE = `
@@ -48,9 +50,16 @@ export function createFileWriter(): FileWriter {
   const shared = new SharedArrayBuffer(4);
   const behind = new Int32Array(shared);
   let worker: Worker | undefined;
+  let lost: string | undefined;
   try {
     worker = new Worker(WORKER_CODE, { eval: true, workerData: { shared } });
     worker.unref();
+    worker.on('error', (error) => {
+      // The thread died: what it held is lost, say so at close, and write the rest here.
+      lost ??= `the log writer stopped: ${error.message}`;
+      worker = undefined;
+      Atomics.store(behind, 0, 0);
+    });
   } catch {
     worker = undefined;
   }
@@ -73,8 +82,20 @@ export function createFileWriter(): FileWriter {
   };
 
   const waitForWorker = (): void => {
-    for (let seen = Atomics.load(behind, 0); seen > BEHIND_LIMIT; seen = Atomics.load(behind, 0)) {
-      Atomics.wait(behind, 0, seen, 100);
+    // Errors of a dead thread cannot arrive while this loop blocks; a writer that makes no
+    // progress for STALL_MS is taken for dead and its work for lost.
+    let progressAt = Date.now();
+    let last = Atomics.load(behind, 0);
+    while (worker && last > BEHIND_LIMIT) {
+      Atomics.wait(behind, 0, last, 100);
+      const now = Atomics.load(behind, 0);
+      if (now < last) progressAt = Date.now();
+      else if (Date.now() - progressAt > STALL_MS) {
+        lost ??= 'the log writer made no progress for 30s; some log lines were not written';
+        void worker.terminate();
+        worker = undefined;
+      }
+      last = now;
     }
   };
 
@@ -93,7 +114,10 @@ export function createFileWriter(): FileWriter {
     async close() {
       send();
       const running = worker;
-      if (!running) return;
+      if (!running) {
+        if (lost !== undefined) throw new Error(lost);
+        return;
+      }
       worker = undefined;
       running.ref();
       const reply = new Promise<{ failure?: string }>((resolve, reject) => {

@@ -69,6 +69,15 @@ export interface RunnerInput {
  * their message (and `exitCode`/`signal` when a process failed), anything else is described.
  */
 export function describeError(error: unknown): TaskError {
+  // Reading a hostile value (a throwing getter, a revoked proxy) must not break the machine.
+  try {
+    return describe(error);
+  } catch {
+    return { message: 'the task failed with a value that could not be read' };
+  }
+}
+
+function describe(error: unknown): TaskError {
   if (error instanceof Error) {
     const described: TaskError = { message: error.message || error.name };
     const { exitCode, signal, reason, elapsedMs } = error as unknown as Record<string, unknown>;
@@ -83,7 +92,7 @@ export function describeError(error: unknown): TaskError {
   try {
     text = JSON.stringify(error) ?? String(error);
   } catch {
-    text = String(error);
+    text = Object.prototype.toString.call(error);
   }
   return { message: `the task failed with a non-Error value: ${text}` };
 }
