@@ -113,7 +113,12 @@ async function execute(settings: Settings, ctx: TaskContext): Promise<void> {
   const stdout = createLineSplitter((line, whole) =>
     guarded(() => handleStdout(settings, ctx, line, whole)),
   );
-  const stderr = createLineSplitter((line) => guarded(() => ctx.output(line, 'stderr')));
+  // The last thing the command said on stderr goes into its error, where a user looks first.
+  let lastError = '';
+  const stderr = createLineSplitter((line) => {
+    if (line.trim() !== '') lastError = line.trim();
+    guarded(() => ctx.output(line, 'stderr'));
+  });
 
   let child: ChildProcess;
   try {
@@ -157,12 +162,14 @@ async function execute(settings: Settings, ctx: TaskContext): Promise<void> {
 
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (callbackError) throw callbackError.error;
+    const said = lastError === '' ? '' : `: ${clip(lastError)}`;
     if (outcome.signal !== null) {
-      throw new TaskProcessError(`killed by ${outcome.signal}`, { signal: outcome.signal });
+      const message = `killed by ${outcome.signal}${said}`;
+      throw new TaskProcessError(message, { signal: outcome.signal });
     }
     if (outcome.code !== 0) {
       const code = outcome.code ?? 1;
-      throw new TaskProcessError(`exited with code ${code}`, { exitCode: code });
+      throw new TaskProcessError(`exited with code ${code}${said}`, { exitCode: code });
     }
   } finally {
     // Every member has been killed by now, and the id may be reused by an unrelated process.
@@ -171,6 +178,11 @@ async function execute(settings: Settings, ctx: TaskContext): Promise<void> {
     ctx.signal.removeEventListener('abort', onAbort);
     for (const pipe of pipes) pipe.destroy();
   }
+}
+
+/** A line short enough for an error message. */
+function clip(line: string): string {
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 function buildEnv(settings: Settings, ctx: TaskContext): NodeJS.ProcessEnv {

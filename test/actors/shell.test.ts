@@ -131,6 +131,12 @@ describe('runShell exit status', () => {
     expect((error as TaskProcessError).signal).toBeUndefined();
   });
 
+  it('says the last line the command wrote to stderr in its error', async () => {
+    const { ctx } = fakeContext();
+    const error = await failure('echo "first" >&2; echo "disk full" >&2; echo ok; exit 4', ctx);
+    expect(error).toMatchObject({ message: 'exited with code 4: disk full', exitCode: 4 });
+  });
+
   it('rejects with the signal name when the command is killed by a signal', async () => {
     const { ctx } = fakeContext();
     const error = await failure('kill -TERM $$', ctx);
