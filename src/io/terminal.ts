@@ -95,7 +95,8 @@ export function createTerminal(options: TerminalOptions): Sink {
     color ? `${ESC}${CODES[style]}m${text}${ESC}0m` : text;
 
   const blockLines = (): string[] => {
-    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    // A pseudo-terminal without a size reports 0 columns.
+    const width = Math.max(20, (stream.columns || 80) - 1);
     const maxLines = Math.max(1, Math.min(20, (stream.rows ?? 24) - 2));
     const tasks = [...running].filter(([id]) => infos.get(id)?.kind !== 'group');
     const shown = tasks.length > maxLines ? tasks.slice(0, maxLines - 1) : tasks;
