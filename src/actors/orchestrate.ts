@@ -69,9 +69,8 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       freeSlots.push(task.slot);
     }
     s.released.length = 0;
-    // Commands may add commands (a task cancelled at once reports back), so drain by index.
-    for (let next = 0; next < s.commands.length; next++) {
-      const command = s.commands[next]!;
+    // A task actor that ends here reports back through the orchestrator's mailbox, after this.
+    for (const command of s.commands) {
       if (command.kind === 'start') {
         spawn(command, true);
         continue;
@@ -97,6 +96,7 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
 
   actor.subscribe({
     next: (snapshot) => execute(snapshot.context.s),
+    // The run reads an orchestrator error from its result; nothing is left to execute then.
     error: () => {},
   });
   return actor;
