@@ -110,6 +110,13 @@ export function runWorkflow(
 
 function startRun(scope: CompiledScope, options: RunOptions): Run {
   const invalid = checkLimits(options.maxParallel, options.failFast, undefined, 'options');
+  const grace = options.graceMs;
+  if (grace !== undefined && !(typeof grace === 'number' && Number.isFinite(grace) && grace >= 0)) {
+    invalid.push({
+      field: 'options.graceMs',
+      message: `must be a number of ms >= 0, got ${String(grace)}`,
+    });
+  }
   if (invalid.length > 0) throw new WorkflowValidationError(invalid);
   const clock = options.clock ?? systemClock;
   const maxParallel = options.maxParallel ?? scope.maxParallel;
@@ -128,7 +135,11 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       try {
         listener(event);
       } catch (error) {
-        options.onListenerError?.(error, event);
+        try {
+          options.onListenerError?.(error, event);
+        } catch {
+          // A throwing error handler must not reach the orchestrator either.
+        }
       }
     }
   };

@@ -187,3 +187,24 @@ describe('review regressions', () => {
     ]);
   });
 });
+
+describe('listener and option hardening', () => {
+  it('finishes the run when both a listener and its error handler throw', async () => {
+    const run = createWorkflow({ tasks: [{ id: 'a', run: () => {} }] }).run({
+      onListenerError: () => {
+        throw new Error('handler broke too');
+      },
+    });
+    run.on('*', () => {
+      throw new Error('listener broke');
+    });
+    expect((await run.result).status).toBe('done');
+  });
+
+  it('rejects a negative grace period before anything runs', () => {
+    const workflow = createWorkflow({ tasks: [{ id: 'a', run: () => {} }] });
+    expect(() => workflow.run({ graceMs: -1 })).toThrow(
+      /options\.graceMs: must be a number of ms >= 0, got -1/,
+    );
+  });
+});
