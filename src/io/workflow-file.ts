@@ -5,7 +5,7 @@
  * at once as a `WorkflowValidationError`. Graph rules (unknown `needs`, cycles, `forEach`
  * targets) are left to the engine, which reports them with each task's `source`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
@@ -69,6 +69,9 @@ interface FileReader extends Reader {
   graceMs: number | undefined;
 }
 
+/** Larger workflow files are refused rather than read into memory. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+
 /**
  * Parses the text of a workflow file. `file` is used for positions in errors, for the
  * definition's `file`, and to resolve each task's `cwd` against the file's folder.
@@ -106,7 +109,16 @@ export function parseWorkflow(
     throw new WorkflowValidationError(reader.issues);
   }
 
-  const workflow = readWorkflow(reader, doc.contents);
+  let workflow: WorkflowDefinition | undefined;
+  try {
+    workflow = readWorkflow(reader, doc.contents);
+  } catch (error) {
+    if (!(error instanceof RangeError && /call stack/i.test(error.message))) throw error;
+    // Only an alias that contains itself, or absurd nesting, runs the reader out of stack.
+    const message =
+      'the workflow refers to itself through an alias (&name … *name) or nests too deeply; remove the alias or flatten the groups';
+    throw new WorkflowValidationError([{ message, source: { file, line: 1, column: 1 } }]);
+  }
   if (reader.issues.length > 0 || !workflow) {
     throw new WorkflowValidationError(sorted(reader.issues));
   }
@@ -124,14 +136,28 @@ export async function loadWorkflowFile(
   path: string,
   options: WorkflowFileOptions = {},
 ): Promise<WorkflowDefinition> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    const stats = await stat(path);
+    if (!stats.isFile()) throw new Error('it is not a regular file');
+    if (stats.size > MAX_FILE_BYTES) throw new Error(`it is larger than ${MAX_FILE_BYTES} bytes`);
+    bytes = await readFile(path);
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     const reason = missing ? 'it does not exist' : (error as Error).message;
     const message = `cannot read workflow file "${path}": ${reason}; check the path and permissions`;
     throw new WorkflowValidationError([{ message }]);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Where the first byte that is not UTF-8 lies: the first replacement character.
+    const replaced = bytes.toString('utf8');
+    const before = replaced.slice(0, replaced.indexOf('\uFFFD')).split('\n');
+    const source = { file: path, line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
+    const message = 'the file is not valid UTF-8; save it as UTF-8';
+    throw new WorkflowValidationError([{ message, source }]);
   }
   return parseWorkflow(text, path, options);
 }

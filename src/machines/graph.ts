@@ -45,6 +45,44 @@ export interface CompiledScope {
   failFast: boolean;
 }
 
+/** The longest timer Node keeps: longer ones fire at once. About 24.8 days. */
+export const MAX_DELAY_MS = 2_147_483_647;
+/** How deep groups may nest. */
+const MAX_DEPTH = 32;
+const WORKFLOW_KEYS = new Set(['name', 'maxParallel', 'failFast', 'tasks', 'file']);
+const TASK_KEYS = new Set([
+  'id',
+  'description',
+  'needs',
+  'run',
+  'forEach',
+  'tasks',
+  'maxParallel',
+  'failFast',
+  'timeout',
+  'retries',
+  'retryDelay',
+  'retryBackoff',
+  'retryMaxDelay',
+  'retryJitter',
+  'source',
+]);
+
+/** A field the definition does not know is a typo that would silently change what runs. */
+function unknownKeys(
+  value: object,
+  known: ReadonlySet<string>,
+  source: SourceLocation | undefined,
+  owner: string,
+): WorkflowIssue[] {
+  const expected = [...known].filter((key) => key !== 'source' && key !== 'file').join(', ');
+  return Object.keys(value)
+    .filter((key) => !known.has(key))
+    .map((key) =>
+      issue(source, `${owner}.${key}`, `unknown field "${key}"; expected one of: ${expected}`),
+    );
+}
+
 const RESERVED = /[/[\]\u0000-\u001f\u007f]/;
 
 /**
@@ -52,10 +90,15 @@ const RESERVED = /[/[\]\u0000-\u001f\u007f]/;
  * task's location, before anything runs. Iterative throughout, so long chains are fine.
  */
 export function compileWorkflow(definition: WorkflowDefinition): CompiledScope {
+  if (typeof definition !== 'object' || definition === null) {
+    const message = `a workflow must be an object with a list of tasks, got ${show(definition)}`;
+    throw new WorkflowValidationError([{ message }]);
+  }
   const issues: WorkflowIssue[] = [];
+  issues.push(...unknownKeys(definition, WORKFLOW_KEYS, undefined, 'workflow'));
   const limits = checkLimits(definition.maxParallel, definition.failFast, undefined, 'workflow');
   issues.push(...limits);
-  const scope = compileScope(definition.tasks, '', issues, undefined);
+  const scope = compileScope(definition.tasks, '', issues, undefined, 0);
   scope.name = definition.name;
   scope.maxParallel = definition.maxParallel ?? 0;
   scope.failFast = definition.failFast ?? false;
@@ -90,10 +133,11 @@ export function checkLimits(
 }
 
 function compileScope(
-  tasks: readonly TaskDefinition[] | undefined,
+  given: readonly TaskDefinition[] | undefined,
   prefix: string,
   issues: WorkflowIssue[],
   owner: TaskDefinition | undefined,
+  depth: number,
 ): CompiledScope {
   const scope: CompiledScope = {
     prefix,
@@ -103,20 +147,32 @@ function compileScope(
     failFast: false,
   };
   const where = owner ? `group "${prefix.slice(0, -1)}"` : 'the workflow';
-  if (!Array.isArray(tasks) || tasks.length === 0) {
+  const field = owner ? `${prefix.slice(0, -1)}.tasks` : 'tasks';
+  if (depth > MAX_DEPTH) {
+    const message = `groups nest more than ${MAX_DEPTH} levels deep here; flatten them`;
+    issues.push(issue(owner?.source, field, message));
+    return scope;
+  }
+  if (!Array.isArray(given)) {
+    issues.push(issue(owner?.source, field, `must be a list of tasks, got ${show(given)}`));
+    return scope;
+  }
+  const tasks = given.filter((task, index) => {
+    if (typeof task === 'object' && task !== null) return true;
     issues.push(
-      issue(
-        owner?.source,
-        owner ? `${prefix.slice(0, -1)}.tasks` : 'tasks',
-        `${where} has no tasks; add at least one`,
-      ),
+      issue(owner?.source, `${field}[${index}]`, `must be a task object, got ${show(task)}`),
     );
+    return false;
+  });
+  if (tasks.length === 0) {
+    if (given.length === 0)
+      issues.push(issue(owner?.source, field, `${where} has no tasks; add at least one`));
     return scope;
   }
 
   const byId = new Map<string, number>();
   tasks.forEach((task, index) => {
-    const node = compileNode(task, prefix, issues);
+    const node = compileNode(task, prefix, issues, depth);
     scope.nodes.push(node);
     if (typeof task.id !== 'string') return;
     const first = byId.get(task.id);
@@ -143,8 +199,14 @@ function compileScope(
   return scope;
 }
 
-function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue[]): GraphNode {
+function compileNode(
+  task: TaskDefinition,
+  prefix: string,
+  issues: WorkflowIssue[],
+  depth: number,
+): GraphNode {
   const at = task.source;
+  issues.push(...unknownKeys(task, TASK_KEYS, at, `${prefix}${String(task.id)}`));
   const validId = typeof task.id === 'string' && task.id.length > 0 && !RESERVED.test(task.id);
   if (!validId) {
     issues.push(
@@ -176,8 +238,8 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
   node.timeout = checkNumber(
     task.timeout,
     `${id}.timeout`,
-    'a number of ms > 0',
-    (n) => n > 0,
+    `a number of ms > 0 and at most ${MAX_DELAY_MS}`,
+    (n) => n > 0 && n <= MAX_DELAY_MS,
     at,
     issues,
   );
@@ -199,7 +261,7 @@ function compileNode(task: TaskDefinition, prefix: string, issues: WorkflowIssue
   }
   if (isGroup) {
     issues.push(...checkLimits(task.maxParallel, task.failFast, at, id));
-    const scope = compileScope(task.tasks, `${id}/`, issues, task);
+    const scope = compileScope(task.tasks, `${id}/`, issues, task, depth + 1);
     scope.maxParallel = task.maxParallel ?? 0;
     scope.failFast = task.failFast ?? false;
     node.scope = scope;
@@ -293,9 +355,15 @@ function checkNumber(
 /** Each retry field: what it must be, and the check. */
 const RETRY_FIELDS = {
   retries: ['a whole number >= 0', (n: number) => Number.isInteger(n) && n >= 0],
-  retryDelay: ['a number of ms >= 0', (n: number) => n >= 0],
+  retryDelay: [
+    `a number of ms from 0 to ${MAX_DELAY_MS}`,
+    (n: number) => n >= 0 && n <= MAX_DELAY_MS,
+  ],
   retryBackoff: ['a number >= 1', (n: number) => n >= 1],
-  retryMaxDelay: ['a number of ms >= 0', (n: number) => n >= 0],
+  retryMaxDelay: [
+    `a number of ms from 0 to ${MAX_DELAY_MS}`,
+    (n: number) => n >= 0 && n <= MAX_DELAY_MS,
+  ],
   retryJitter: ['a number from 0 to 1', (n: number) => n >= 0 && n <= 1],
 } as const satisfies Record<string, readonly [string, (n: number) => boolean]>;
 
@@ -328,7 +396,7 @@ function compileRetry(
     delay: delay ?? 1000,
     backoff: backoff ?? 2,
     // The default cap never cuts a first wait that was asked for explicitly.
-    maxDelay: maxDelay ?? Math.max(30_000, delay ?? 0),
+    maxDelay: maxDelay ?? Math.min(MAX_DELAY_MS, Math.max(30_000, delay ?? 0)),
     jitter: jitter ?? 0,
   };
 }
@@ -385,7 +453,8 @@ function walkToCycle(start: number, nodes: GraphNode[], waiting: number[]): numb
 }
 
 function unknownNeed(need: unknown, where: string): string {
-  const name = String(need);
+  if (typeof need !== 'string') return `needs entries must be task ids (strings), got ${show(need)}`;
+  const name = need;
   if (typeof need === 'string' && /\[.*\]$/.test(need)) {
     const forEach = need.slice(0, need.indexOf('['));
     return `needs "${name}", a for-each instance; name the for-each task "${forEach}" instead`;
