@@ -453,7 +453,8 @@ function walkToCycle(start: number, nodes: GraphNode[], waiting: number[]): numb
 }
 
 function unknownNeed(need: unknown, where: string): string {
-  if (typeof need !== 'string') return `needs entries must be task ids (strings), got ${show(need)}`;
+  if (typeof need !== 'string')
+    return `needs entries must be task ids (strings), got ${show(need)}`;
   const name = need;
   if (typeof need === 'string' && /\[.*\]$/.test(need)) {
     const forEach = need.slice(0, need.indexOf('['));
