@@ -130,9 +130,8 @@ export function createStatusTable(): StatusTable {
       return task && toResult(task);
     },
     results: () => {
-      const results: Record<string, TaskResult> = {};
-      for (const [id, task] of rows) results[id] = toResult(task);
-      return results;
+      // fromEntries defines own properties, so an id such as `__proto__` stays a plain key.
+      return Object.fromEntries(Array.from(rows, ([id, task]) => [id, toResult(task)]));
     },
     runStatus: () => status,
     runError: () => error,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { killAllProcesses } from '../actors/shell.js';
 import { TaskchartError, UsageError } from '../errors.js';
 import { createEventLog } from '../io/event-log.js';
@@ -37,13 +38,18 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   const { graceMs } = flags;
   blockOnPipes();
   const workflow = createWorkflow(await loadWorkflowFile(file, { graceMs }));
+  checkOutputs(file, flags);
   const sinks: Sink[] = [
     createTerminal({ stream: process.stdout, quiet: flags.quiet, verbose: flags.verbose }),
   ];
-  if (flags.logDir !== undefined) sinks.push(createLogFiles(flags.logDir));
-  if (flags.events !== undefined) sinks.push(createEventLog(flags.events));
-  if (flags.summary !== undefined) sinks.push(createSummary(flags.summary));
-  const sink = fanOut(sinks, (error) => warn(`an output sink failed: ${describe(error)}`));
+  openSink(sinks, '--log-dir', flags.logDir, createLogFiles);
+  openSink(sinks, '--events', flags.events, createEventLog);
+  openSink(sinks, '--summary', flags.summary, createSummary);
+  let sinkFailed = false;
+  const sink = fanOut(sinks, (error) => {
+    sinkFailed = true;
+    warn(`an output could not be written: ${describe(error)}`);
+  });
 
   const options: { maxParallel?: number; failFast?: boolean } = {};
   if (flags.maxParallel !== undefined) options.maxParallel = flags.maxParallel;
@@ -63,7 +69,57 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   interrupts.settled();
   await sink.close();
   // A signal that came as the last task finished still decides the exit code.
-  return interrupts.signal === undefined ? EXIT[result.status] : EXIT[interrupts.signal];
+  if (interrupts.signal !== undefined) return EXIT[interrupts.signal];
+  // An output asked for and not written is a failure too, even if every task was done.
+  return sinkFailed ? Math.max(EXIT[result.status], EXIT.failed) : EXIT[result.status];
+}
+
+/** The output files must differ from each other and from the workflow, and be plain files. */
+function checkOutputs(file: string, flags: RunFlags): void {
+  const outputs: [string, string | undefined][] = [
+    ['--events', flags.events],
+    ['--summary', flags.summary],
+    ['--log-dir', flags.logDir],
+  ];
+  const seen = new Map<string, string>([[resolve(file), 'the workflow file']]);
+  for (const [flag, given] of outputs) {
+    if (given === undefined) continue;
+    const at = resolve(given);
+    const other = seen.get(at);
+    if (other)
+      throw new UsageError(`${flag} "${given}" is the same path as ${other}; choose another`);
+    seen.set(at, flag);
+    if (flag === '--log-dir') continue;
+    const existing = lstatOrUndefined(at);
+    if (existing && !existing.isFile()) {
+      throw new UsageError(
+        `${flag} "${given}" exists and is not a regular file; choose a file path`,
+      );
+    }
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens one output; a path it cannot use is a usage error, before anything runs. */
+function openSink(
+  sinks: Sink[],
+  flag: string,
+  given: string | undefined,
+  create: (path: string) => Sink,
+): void {
+  if (given === undefined) return;
+  try {
+    sinks.push(create(given));
+  } catch (error) {
+    throw new UsageError(`${flag} "${given}" cannot be written: ${describe(error)}`);
+  }
 }
 
 type SignalName = 'SIGINT' | 'SIGTERM';

@@ -59,7 +59,13 @@ export function summarize(table: StatusTable, lastTime?: number): RunSummary {
     if (result.attempts !== undefined) task.attempts = result.attempts;
     if (result.startedAt !== undefined) task.startedAt = result.startedAt;
     if (result.completedAt !== undefined) task.completedAt = result.completedAt;
-    summary.tasks[id] = task;
+    // Defined, not assigned, so an id such as `__proto__` stays a plain key.
+    Object.defineProperty(summary.tasks, id, {
+      value: task,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return summary;
 }
