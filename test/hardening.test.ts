@@ -127,3 +127,50 @@ describe('workflow files that are not plain UTF-8 text', () => {
     expect(fs.existsSync(path.join(dir, 'ran'))).toBe(false);
   });
 });
+
+describe('items and output that could corrupt ids or the terminal', () => {
+  it('fails a task that produces an item that is not a clean string', async () => {
+    for (const item of [1, '', 'evil\u001b[2Jname']) {
+      const result = await runWorkflow({
+        tasks: [
+          { id: 'p', run: (ctx) => ctx.produce(item as string) },
+          { id: 'each', forEach: 'p', run },
+        ],
+      });
+      expect(result.tasks.p).toMatchObject({
+        status: 'failed',
+        error: {
+          message: expect.stringMatching(
+            /^produce expects a non-empty string without control characters/,
+          ),
+        },
+      });
+    }
+  });
+
+  it('shows control characters of task output as replacement characters on the terminal', async () => {
+    const { createTerminal } = await import('../src/index.js');
+    let text = '';
+    const stream = Object.assign(
+      new (await import('node:stream')).Writable({
+        write(chunk, _encoding, done) {
+          text += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: false },
+    );
+    const terminal = createTerminal({ stream, live: false, color: false });
+    terminal.handle({
+      type: 'task.log',
+      time: 1,
+      id: 'a',
+      status: 'running',
+      level: 'info',
+      line: 'x\u001b[2Jy\tz',
+    });
+    await terminal.close();
+    expect(text).toContain('a | x�[2Jy\tz');
+    expect(text).not.toContain('\u001b');
+  });
+});

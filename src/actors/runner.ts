@@ -105,6 +105,9 @@ function signalOf(abort: Abort): AbortSignal {
   return abort.controller.signal;
 }
 
+/** C0 control characters and DEL. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 /** Why a task failed when it ran past its `timeout`. */
 export class TaskTimeoutError extends Error {
   readonly reason = 'timeout';
@@ -241,7 +244,16 @@ class RunnerContext implements TaskContext {
 
   get produce(): TaskContext['produce'] {
     const { owner, index } = this.#input;
-    return (item) => owner.send({ type: 'task.produced', index, item: String(item) });
+    return (item) => {
+      // An item becomes part of an id, a file name and terminal output.
+      if (typeof item !== 'string' || item === '' || CONTROL.test(item)) {
+        const got = typeof item === 'string' ? JSON.stringify(item) : String(item);
+        throw new TypeError(
+          `produce expects a non-empty string without control characters, such as a file path; got ${got}`,
+        );
+      }
+      owner.send({ type: 'task.produced', index, item });
+    };
   }
 
   get output(): TaskContext['output'] {

@@ -27,6 +27,8 @@ export interface TerminalOptions {
 
 const REDRAW_MS = 100;
 const CONTROL = /[\u0000-\u001f\u007f]/g;
+/** Controls other than tab, replaced in task output lines. */
+const OUTPUT_CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
 const BAR_WIDTH = 12;
 const MAX_FAILED_LISTED = 20;
 const STATUS_ORDER: readonly TaskStatus[] = ['done', 'failed', 'cancelled', 'running', 'scheduled'];
@@ -189,7 +191,10 @@ export function createTerminal(options: TerminalOptions): Sink {
         return;
       case 'task.log': {
         if (event.level !== 'info' && !verbose) return;
-        for (const line of splitLines(event.line)) print(`${paint('dim', `${id} |`)} ${line}`);
+        // Escape sequences and other controls in task output must not drive the terminal.
+        for (const line of splitLines(event.line)) {
+          print(`${paint('dim', `${id} |`)} ${line.replace(OUTPUT_CONTROL, '�')}`);
+        }
         return;
       }
       case 'task.retrying': {
