@@ -8,7 +8,12 @@ import {
 import { createOrchestrator } from './actors/orchestrate.js';
 import { createRunnerLogic } from './actors/runner.js';
 import type { RunEnvironment } from './actors/environment.js';
-import { checkLimits, compileWorkflow, type CompiledScope } from './machines/graph.js';
+import {
+  checkLimits,
+  compileWorkflow,
+  MAX_DELAY_MS,
+  type CompiledScope,
+} from './machines/graph.js';
 import { WorkflowValidationError } from './errors.js';
 import type { orchestratorMachine } from './machines/orchestrator.js';
 import { taskMachine, type RunnerInput, type TaskMachine } from './machines/task.js';
@@ -111,10 +116,11 @@ export function runWorkflow(
 function startRun(scope: CompiledScope, options: RunOptions): Run {
   const invalid = checkLimits(options.maxParallel, options.failFast, undefined, 'options');
   const grace = options.graceMs;
-  if (grace !== undefined && !(typeof grace === 'number' && Number.isFinite(grace) && grace >= 0)) {
+  const graceOk = typeof grace === 'number' && grace >= 0 && grace <= MAX_DELAY_MS;
+  if (grace !== undefined && !graceOk) {
     invalid.push({
       field: 'options.graceMs',
-      message: `must be a number of ms >= 0, got ${String(grace)}`,
+      message: `must be a number of ms >= 0 and at most ${MAX_DELAY_MS}, got ${String(grace)}`,
     });
   }
   if (invalid.length > 0) throw new WorkflowValidationError(invalid);
@@ -215,7 +221,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       status = 'failed';
       error = `the orchestrator stopped: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
     }
-    await settleInflight(env.inflight, clock, graceMs + 1000);
+    await settleInflight(env.inflight, clock, Math.min(MAX_DELAY_MS, graceMs + 1000));
     const completedAt = clock.now();
     report({ type: 'run.done', time: completedAt, status, ...(error ? { error } : {}) });
     closed = true;

@@ -204,7 +204,7 @@ describe('listener and option hardening', () => {
   it('rejects a negative grace period before anything runs', () => {
     const workflow = createWorkflow({ tasks: [{ id: 'a', run: () => {} }] });
     expect(() => workflow.run({ graceMs: -1 })).toThrow(
-      /options\.graceMs: must be a number of ms >= 0, got -1/,
+      /options\.graceMs: must be a number of ms >= 0 and at most 2147483647, got -1/,
     );
   });
 });

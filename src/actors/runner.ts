@@ -2,6 +2,7 @@ import type { ActorLogic, AnyActorRef, EventObject, Snapshot } from 'xstate';
 import type { RunnerInput } from '../machines/task.js';
 import type { LogLevel, TaskContext } from '../types.js';
 import { formatDurationMs } from '../duration.js';
+import { MAX_DELAY_MS } from '../machines/graph.js';
 import type { RunEnvironment } from './environment.js';
 import { runGroup } from './workflow.js';
 
@@ -146,7 +147,10 @@ function withTimeout(work: Promise<unknown>, timeout: number, abort: Abort, env:
       expired = new TaskTimeoutError(timeout, env.now() - started);
       signalOf(abort);
       abort.controller?.abort(expired);
-      fallback = clock.setTimeout(() => reject(expired), env.graceMs + 1000);
+      fallback = clock.setTimeout(
+        () => reject(expired),
+        Math.min(MAX_DELAY_MS, env.graceMs + 1000),
+      );
     }, timeout);
     abort.clear = () => {
       clock.clearTimeout(timer);

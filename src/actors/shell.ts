@@ -74,9 +74,10 @@ export function runShell(options: ShellOptions): TaskRunner {
     );
   }
   const graceMs = options.graceMs ?? 5000;
-  if (!Number.isFinite(graceMs) || graceMs < 0) {
+  // Node cannot keep a timer longer than 2^31 - 1 ms; a longer one would fire at once.
+  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2_147_483_647) {
     throw new RangeError(
-      `runShell: expected \`graceMs\` to be a number of milliseconds >= 0, got ${String(graceMs)}; pass e.g. 5000.`,
+      `runShell: expected \`graceMs\` to be a number of milliseconds from 0 to 2147483647, got ${String(graceMs)}; pass e.g. 5000.`,
     );
   }
   const baseDir = path.resolve(options.baseDir ?? process.cwd());

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
+import { MAX_DELAY_MS } from '../machines/graph.js';
 
 /** How long a cancelled task's processes get between SIGTERM and SIGKILL, unless `--grace` says otherwise. */
 export const DEFAULT_GRACE = '5s';
@@ -102,7 +103,8 @@ export function parseCommand(argv: readonly string[]): Command {
   if (name === 'validate') return { name, file };
 
   const graceMs = parseDuration(values.grace);
-  if (graceMs === undefined) throw graceError(values.grace);
+  // Node cannot wait longer than about 24.8 days; a longer timer would fire at once.
+  if (graceMs === undefined || graceMs > MAX_DELAY_MS) throw graceError(values.grace);
   const options: RunFlags = {
     graceMs,
     verbose: values.verbose ?? false,
@@ -128,6 +130,6 @@ export function parseCommand(argv: readonly string[]): Command {
 
 function graceError(value: string): UsageError {
   return new UsageError(
-    `--grace must be a duration such as 500ms, 5s or 2m, got "${value}"; write e.g. --grace 10s`,
+    `--grace must be a duration such as 500ms, 5s or 2m (at most 596h), got "${value}"; write e.g. --grace 10s`,
   );
 }
