@@ -123,6 +123,14 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
       message: `must be a number of ms >= 0 and at most ${MAX_DELAY_MS}, got ${String(grace)}`,
     });
   }
+  const given = options.clock as Partial<Record<keyof Clock, unknown>> | undefined;
+  const clockParts = ['now', 'setTimeout', 'clearTimeout'] as const;
+  if (given !== undefined && !clockParts.every((part) => typeof given?.[part] === 'function')) {
+    invalid.push({
+      field: 'options.clock',
+      message: 'must have the functions now, setTimeout and clearTimeout',
+    });
+  }
   if (invalid.length > 0) throw new WorkflowValidationError(invalid);
   const clock = options.clock ?? systemClock;
   const maxParallel = options.maxParallel ?? scope.maxParallel;

@@ -174,3 +174,12 @@ describe('items and output that could corrupt ids or the terminal', () => {
     expect(text).not.toContain('\u001b');
   });
 });
+
+describe('run options', () => {
+  it('rejects a clock that lacks now, setTimeout or clearTimeout', () => {
+    const workflow = createWorkflow({ tasks: [{ id: 'a', run }] });
+    expect(() => workflow.run({ clock: {} as never })).toThrow(
+      /options\.clock: must have the functions now, setTimeout and clearTimeout/,
+    );
+  });
+});
