@@ -8,12 +8,8 @@ import {
 import { createOrchestrator } from './actors/orchestrate.js';
 import { createRunnerLogic } from './actors/runner.js';
 import type { RunEnvironment } from './actors/environment.js';
-import {
-  checkLimits,
-  compileWorkflow,
-  MAX_DELAY_MS,
-  type CompiledScope,
-} from './machines/graph.js';
+import { checkLimits, MAX_DELAY_MS } from './machines/checks.js';
+import { compileWorkflow, type CompiledScope } from './machines/graph.js';
 import { WorkflowValidationError } from './errors.js';
 import type { orchestratorMachine } from './machines/orchestrator.js';
 import { taskMachine, type RunnerInput, type TaskMachine } from './machines/task.js';

@@ -2,7 +2,7 @@ import type { ActorLogic, AnyActorRef, EventObject, Snapshot } from 'xstate';
 import type { RunnerInput } from '../machines/task.js';
 import type { LogLevel, TaskContext } from '../types.js';
 import { formatDurationMs } from '../duration.js';
-import { MAX_DELAY_MS } from '../machines/graph.js';
+import { MAX_DELAY_MS } from '../machines/checks.js';
 import type { RunEnvironment } from './environment.js';
 import { runGroup } from './workflow.js';
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
-import { MAX_DELAY_MS } from '../machines/graph.js';
+import { MAX_DELAY_MS } from '../machines/checks.js';
 
 /** How long a cancelled task's processes get between SIGTERM and SIGKILL, unless `--grace` says otherwise. */
 export const DEFAULT_GRACE = '5s';

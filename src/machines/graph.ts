@@ -1,4 +1,16 @@
 import { WorkflowValidationError, type WorkflowIssue } from '../errors.js';
+import {
+  checkLimits,
+  checkNumber,
+  compileRetry,
+  issue,
+  MAX_DELAY_MS,
+  MAX_DEPTH,
+  show,
+  TASK_KEYS,
+  unknownKeys,
+  WORKFLOW_KEYS,
+} from './checks.js';
 import type { SourceLocation, TaskDefinition, TaskRunner, WorkflowDefinition } from '../types.js';
 
 export type NodeKind = 'task' | 'group' | 'forEach' | 'instance';
@@ -45,44 +57,6 @@ export interface CompiledScope {
   failFast: boolean;
 }
 
-/** The longest timer Node keeps: longer ones fire at once. About 24.8 days. */
-export const MAX_DELAY_MS = 2_147_483_647;
-/** How deep groups may nest. */
-const MAX_DEPTH = 32;
-const WORKFLOW_KEYS = new Set(['name', 'maxParallel', 'failFast', 'tasks', 'file']);
-const TASK_KEYS = new Set([
-  'id',
-  'description',
-  'needs',
-  'run',
-  'forEach',
-  'tasks',
-  'maxParallel',
-  'failFast',
-  'timeout',
-  'retries',
-  'retryDelay',
-  'retryBackoff',
-  'retryMaxDelay',
-  'retryJitter',
-  'source',
-]);
-
-/** A field the definition does not know is a typo that would silently change what runs. */
-function unknownKeys(
-  value: object,
-  known: ReadonlySet<string>,
-  source: SourceLocation | undefined,
-  owner: string,
-): WorkflowIssue[] {
-  const expected = [...known].filter((key) => key !== 'source' && key !== 'file').join(', ');
-  return Object.keys(value)
-    .filter((key) => !known.has(key))
-    .map((key) =>
-      issue(source, `${owner}.${key}`, `unknown field "${key}"; expected one of: ${expected}`),
-    );
-}
-
 const RESERVED = /[/[\]\u0000-\u001f\u007f]/;
 
 /**
@@ -104,32 +78,6 @@ export function compileWorkflow(definition: WorkflowDefinition): CompiledScope {
   scope.failFast = definition.failFast ?? false;
   if (issues.length > 0) throw new WorkflowValidationError(issues);
   return scope;
-}
-
-/** Checks a `maxParallel` and a `failFast` value; also used for run options. */
-export function checkLimits(
-  maxParallel: unknown,
-  failFast: unknown,
-  source: SourceLocation | undefined,
-  owner: string,
-): WorkflowIssue[] {
-  const issues: WorkflowIssue[] = [];
-  const validLimit =
-    maxParallel === undefined ||
-    (typeof maxParallel === 'number' && Number.isInteger(maxParallel) && maxParallel >= 0);
-  if (!validLimit) {
-    issues.push(
-      issue(
-        source,
-        `${owner}.maxParallel`,
-        `must be a whole number >= 0 (0 = unlimited), got ${show(maxParallel)}`,
-      ),
-    );
-  }
-  if (failFast !== undefined && typeof failFast !== 'boolean') {
-    issues.push(issue(source, `${owner}.failFast`, `must be true or false, got ${show(failFast)}`));
-  }
-  return issues;
 }
 
 function compileScope(
@@ -338,69 +286,6 @@ function linkForEach(
   if (!node.needs.includes(producer)) node.needs.push(producer);
 }
 
-function checkNumber(
-  value: unknown,
-  field: string,
-  expected: string,
-  valid: (value: number) => boolean,
-  source: SourceLocation | undefined,
-  issues: WorkflowIssue[],
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number' && Number.isFinite(value) && valid(value)) return value;
-  issues.push(issue(source, field, `must be ${expected}, got ${show(value)}`));
-  return undefined;
-}
-
-/** Each retry field: what it must be, and the check. */
-const RETRY_FIELDS = {
-  retries: ['a whole number >= 0', (n: number) => Number.isInteger(n) && n >= 0],
-  retryDelay: [
-    `a number of ms from 0 to ${MAX_DELAY_MS}`,
-    (n: number) => n >= 0 && n <= MAX_DELAY_MS,
-  ],
-  retryBackoff: ['a number >= 1', (n: number) => n >= 1],
-  retryMaxDelay: [
-    `a number of ms from 0 to ${MAX_DELAY_MS}`,
-    (n: number) => n >= 0 && n <= MAX_DELAY_MS,
-  ],
-  retryJitter: ['a number from 0 to 1', (n: number) => n >= 0 && n <= 1],
-} as const satisfies Record<string, readonly [string, (n: number) => boolean]>;
-
-function compileRetry(
-  task: TaskDefinition,
-  id: string,
-  isGroup: boolean,
-  issues: WorkflowIssue[],
-): RetryPolicy | undefined {
-  const at = task.source;
-  const names = Object.keys(RETRY_FIELDS) as (keyof typeof RETRY_FIELDS)[];
-  if (names.every((name) => task[name] === undefined)) return undefined;
-  if (isGroup) {
-    issues.push(
-      issue(at, `${id}.retries`, 'a group cannot be retried; give its tasks retries instead'),
-    );
-    return undefined;
-  }
-  const read = (name: keyof typeof RETRY_FIELDS): number | undefined => {
-    const [expected, valid] = RETRY_FIELDS[name];
-    return checkNumber(task[name], `${id}.${name}`, expected, valid, at, issues);
-  };
-  const retries = read('retries');
-  const delay = read('retryDelay');
-  const backoff = read('retryBackoff');
-  const maxDelay = read('retryMaxDelay');
-  const jitter = read('retryJitter');
-  return {
-    retries: retries ?? 0,
-    delay: delay ?? 1000,
-    backoff: backoff ?? 2,
-    // The default cap never cuts a first wait that was asked for explicitly.
-    maxDelay: maxDelay ?? Math.min(MAX_DELAY_MS, Math.max(30_000, delay ?? 0)),
-    jitter: jitter ?? 0,
-  };
-}
-
 /** Kahn's algorithm; the tasks left over lie on or behind a cycle, and each cycle is named. */
 function findCycles(scope: CompiledScope, tasks: readonly TaskDefinition[]): WorkflowIssue[] {
   const { nodes } = scope;
@@ -464,18 +349,4 @@ function unknownNeed(need: unknown, where: string): string {
     return `needs "${name}", a task inside a group; a task can only need tasks of its own scope, so name the group "${need.split('/')[0]}" instead`;
   }
   return `needs "${name}", which is not a task in ${where}`;
-}
-
-function issue(source: SourceLocation | undefined, field: string, message: string): WorkflowIssue {
-  const found: WorkflowIssue = { field, message };
-  if (source) found.source = source;
-  return found;
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') return String(value);
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'function') return 'a function';
-  return JSON.stringify(value) ?? String(value);
 }
