@@ -203,6 +203,9 @@ function warn(message: string): void {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // One more turn of the event loop, so that a signal already delivered reaches its handler
+    // (and the exit code) before the process ends.
+    setImmediate(() => {});
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
