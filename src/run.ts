@@ -47,7 +47,10 @@ type Listener<T extends TaskchartEventType | '*'> = (
   event: T extends '*' ? TaskchartEvent : Extract<TaskchartEvent, { type: T }>,
 ) => void;
 
-/** A run in progress. It starts on the next microtask, so listeners added right away see everything. */
+/**
+ * A run in progress. It starts on the next microtask, so listeners added right away see
+ * everything.
+ */
 export interface Run {
   /** Resolves once every task is final, every runner has settled and `run.done` was emitted. */
   readonly result: Promise<RunResult>;

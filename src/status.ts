@@ -1,7 +1,10 @@
 import type {
   CancelReason,
   RunStatus,
+  TaskCancelledEvent,
   TaskchartEvent,
+  TaskDoneEvent,
+  TaskFailedEvent,
   TaskError,
   TaskResult,
   TaskStatus,
@@ -70,6 +73,15 @@ export function createStatusTable(): StatusTable {
   };
   const row = (id: string): Row => rows.get(id) ?? add(id, id);
 
+  /** The part every final event shares: status, completion time, attempts. */
+  const finish = (event: TaskDoneEvent | TaskFailedEvent | TaskCancelledEvent): Row => {
+    const task = row(event.id);
+    task.status = event.status;
+    task.completedAt = event.time;
+    if (event.attempts !== undefined) task.attempts = event.attempts;
+    return task;
+  };
+
   const apply = (event: TaskchartEvent): void => {
     switch (event.type) {
       case 'run.started':
@@ -88,28 +100,16 @@ export function createStatusTable(): StatusTable {
       case 'task.retrying':
         row(event.id).attempts = event.attempt;
         return;
-      case 'task.done': {
-        const task = row(event.id);
-        task.status = 'done';
-        if (event.attempts !== undefined) task.attempts = event.attempts;
-        task.completedAt = event.time;
+      case 'task.done':
+        finish(event);
         return;
-      }
-      case 'task.failed': {
-        const task = row(event.id);
-        task.status = 'failed';
-        task.error = event.error;
-        if (event.attempts !== undefined) task.attempts = event.attempts;
-        task.completedAt = event.time;
+      case 'task.failed':
+        finish(event).error = event.error;
         return;
-      }
       case 'task.cancelled': {
-        const task = row(event.id);
-        task.status = 'cancelled';
+        const task = finish(event);
         task.reason = event.reason;
-        if (event.attempts !== undefined) task.attempts = event.attempts;
         task.prerequisite = event.prerequisite;
-        task.completedAt = event.time;
         return;
       }
       case 'run.done':

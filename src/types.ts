@@ -49,7 +49,10 @@ export interface TaskContext {
   log: TaskLogger;
   /** Report progress: `fraction` from 0 to 1. */
   progress(fraction: number, message?: string): void;
-  /** Announce an item (a file, chiefly); for-each tasks declared on this task get one instance each. */
+  /**
+   * Announce an item (a file, chiefly); for-each tasks declared on this task get one instance
+   * each.
+   */
   produce(item: string): void;
   /** Record one line the task's process printed (no trailing newline); level `info`. */
   output(line: string, stream: 'stdout' | 'stderr'): void;

@@ -35,21 +35,13 @@ export function createRunnerLogic(
     transition: (snapshot, event) => {
       if (snapshot.status !== 'active') return snapshot;
       const type = (event as EventObject).type;
-      if (type === 'runner.resolve') {
-        return {
-          ...snapshot,
-          status: 'done',
-          output: (event as RunnerEvent).data,
-          input: undefined,
-        };
-      }
-      if (type === 'runner.reject') {
-        return {
-          ...snapshot,
-          status: 'error',
-          error: (event as RunnerEvent).data,
-          input: undefined,
-        };
+      if (type === 'runner.resolve' || type === 'runner.reject') {
+        const { data } = event as RunnerEvent;
+        const settled =
+          type === 'runner.resolve'
+            ? { status: 'done', output: data }
+            : { status: 'error', error: data };
+        return { ...snapshot, ...settled, input: undefined } as RunnerSnapshot;
       }
       if (type === 'xstate.stop') {
         stop(snapshot.abort, env);

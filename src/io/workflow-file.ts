@@ -11,6 +11,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yam
 import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { runShell } from '../actors/shell.js';
 import { formatDurationMs } from '../duration.js';
+import { RELIABILITY_FIELDS } from '../machines/checks.js';
 import { formatLocation, WorkflowValidationError } from '../errors.js';
 import type { TaskDefinition, WorkflowDefinition } from '../types.js';
 import {
@@ -40,15 +41,6 @@ export interface WorkflowFileOptions {
 }
 
 const WORKFLOW_FIELDS = ['name', 'maxParallel', 'failFast', 'tasks'];
-/** Fields of tasks with `run`: how long an attempt may take and how often it is tried. */
-const RELIABILITY_FIELDS = [
-  'timeout',
-  'retries',
-  'retryDelay',
-  'retryBackoff',
-  'retryMaxDelay',
-  'retryJitter',
-];
 const TASK_FIELDS = [
   ...['description', 'needs', 'run', 'forEach', 'cwd', 'env'],
   ...RELIABILITY_FIELDS,

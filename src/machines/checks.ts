@@ -11,21 +11,18 @@ export const MAX_DELAY_MS = 2_147_483_647;
 /** How deep groups may nest. */
 export const MAX_DEPTH = 32;
 export const WORKFLOW_KEYS = new Set(['name', 'maxParallel', 'failFast', 'tasks', 'file']);
-export const TASK_KEYS = new Set([
-  'id',
-  'description',
-  'needs',
-  'run',
-  'forEach',
-  'tasks',
-  'maxParallel',
-  'failFast',
+/** Fields of tasks that run: how long an attempt may take and how often it is tried. */
+export const RELIABILITY_FIELDS = [
   'timeout',
   'retries',
   'retryDelay',
   'retryBackoff',
   'retryMaxDelay',
   'retryJitter',
+] as const;
+export const TASK_KEYS = new Set<string>([
+  ...['id', 'description', 'needs', 'run', 'forEach', 'tasks', 'maxParallel', 'failFast'],
+  ...RELIABILITY_FIELDS,
   'source',
 ]);
 

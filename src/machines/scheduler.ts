@@ -349,7 +349,10 @@ function producerFinished(s: Scheduler, forEach: number, producer: number): void
   cancelDependents(s, forEach);
 }
 
-/** Ends a for-each task once its producer and prerequisites are done and every instance is final. */
+/**
+ * Ends a for-each task once its producer and prerequisites are done and every instance is
+ * final.
+ */
 function settleForEach(s: Scheduler, index: number): void {
   if (s.state[index]! >= ENDING) return;
   if (s.waiting[index]! > 0 || (s.openInstances.get(index) ?? 0) > 0) return;
