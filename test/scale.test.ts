@@ -36,3 +36,30 @@ describe('many ready tasks', () => {
     expect(starts(events)).toEqual(tasks.map((task) => task.id));
   });
 });
+
+describe('a wide graph of quick tasks', () => {
+  it('keeps at most 512 runners in flight with no limit, and still runs every task', async () => {
+    const count = 5000;
+    let inFlight = 0;
+    let peak = 0;
+    const tasks: TaskDefinition[] = Array.from({ length: count }, (_, index) => ({
+      id: `t${index}`,
+      // Independent of t0 except the first: everything is ready at once after it.
+      needs: index === 0 ? [] : ['t0'],
+      run: async () => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await null;
+        inFlight -= 1;
+      },
+    }));
+    const result = await createWorkflow({ tasks }).run().result;
+
+    expect(result.status).toBe('done');
+    expect(Object.values(result.tasks).filter((task) => task.status === 'done')).toHaveLength(
+      count,
+    );
+    expect(peak).toBeLessThanOrEqual(512);
+    expect(peak).toBeGreaterThan(1);
+  });
+});

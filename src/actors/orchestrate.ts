@@ -36,6 +36,8 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
   const live = new Map<number, { ref: AnyActorRef; slot: number }>();
   const freeSlots: number[] = [];
   let nextSlot = 0;
+  /** A `run.continue` is on its way. */
+  let continuing = false;
 
   const spawn = (command: Command, startNow: boolean): AnyActorRef => {
     const slot = freeSlots.pop() ?? nextSlot++;
@@ -84,14 +86,15 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       ref.send(event);
     }
     s.commands.length = 0;
-    s.startedInStep = 0;
-    if (s.more) {
-      s.more = false;
-      // Let the tasks just started run (no-op tasks finish) before starting more.
+    if (s.more && !continuing) {
+      continuing = true;
+      // Let the tasks just started run (quick tasks finish) before starting more.
       setImmediate(() => {
+        continuing = false;
         if (actor.getSnapshot().status === 'active') actor.send({ type: 'run.continue' });
       });
     }
+    s.more = false;
   };
 
   actor.subscribe({

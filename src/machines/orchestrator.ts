@@ -34,7 +34,7 @@ export interface OrchestratorInput {
 
 export type OrchestratorEvent =
   | { type: 'run.begin' }
-  /** Start the ready tasks held back at the end of the last step. */
+  /** A new turn of the event loop: start the ready tasks held back in the last one. */
   | { type: 'run.continue' }
   | { type: 'task.produced'; index: number; item: string }
   | { type: 'run.cancel'; reason?: CancelReason };
@@ -76,7 +76,10 @@ export const orchestratorMachine = setup({
       produce(context.s, event.index, event.item);
       queueStarts(context.s);
     },
-    continue: ({ context }) => queueStarts(context.s),
+    continue: ({ context }) => {
+      context.s.startedInTurn = 0;
+      queueStarts(context.s);
+    },
     retrying: ({ context, event }) => {
       if (event.type === 'task.retrying') reportRetry(context.s, event);
     },

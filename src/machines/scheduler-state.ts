@@ -19,11 +19,12 @@ export const FAILED = 6;
 export const CANCELLED = 7;
 
 /**
- * At most this many tasks start in one step; the executor asks for the rest on the next turn of
- * the event loop. With 25,000 tasks ready at once, starting them all in one step would keep every
- * one of their actors alive together and block the event loop (and Ctrl-C) until all had begun.
+ * At most this many tasks start in one turn of the event loop; the executor asks for the rest on
+ * the next turn. Counting per step was not enough: every task that ends starts a step of its own,
+ * and a wide graph of quick tasks then had 25,000 runners in flight at once, all alive together,
+ * with the event loop (and Ctrl-C) blocked until the last had begun.
  */
-export const STARTS_PER_STEP = 512;
+export const STARTS_PER_TURN = 512;
 
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
 export type Command =
@@ -62,9 +63,9 @@ export interface Scheduler {
   commands: Command[];
   /** Tasks whose machine reported final since the executor last looked. */
   released: number[];
-  /** Starts queued since the executor last looked. */
-  startedInStep: number;
-  /** Ready tasks were held back by `STARTS_PER_STEP`: the executor sends `run.continue`. */
+  /** Starts queued in this turn of the event loop; `run.continue` begins a new turn. */
+  startedInTurn: number;
+  /** Ready tasks were held back by `STARTS_PER_TURN`: the executor sends `run.continue`. */
   more: boolean;
   /** Set once fail-fast or a cancel stops new work. */
   stopping: CancelReason | undefined;
@@ -105,7 +106,7 @@ export function createScheduler(input: OrchestratorInput): Scheduler {
     failed: [],
     commands: [],
     released: [],
-    startedInStep: 0,
+    startedInTurn: 0,
     more: false,
     stopping: undefined,
     interrupted: false,

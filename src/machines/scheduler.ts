@@ -16,7 +16,7 @@ import {
   READY,
   RUNNING,
   SCHEDULED,
-  STARTS_PER_STEP,
+  STARTS_PER_TURN,
   type Scheduler,
 } from './scheduler-state.js';
 
@@ -70,11 +70,11 @@ function becomeReady(s: Scheduler, index: number): void {
 /** Queues `start` commands for ready tasks, in queue order, up to the limit. */
 export function queueStarts(s: Scheduler): void {
   while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
-    if (s.startedInStep >= STARTS_PER_STEP) {
+    if (s.startedInTurn >= STARTS_PER_TURN) {
       s.more = true;
       break;
     }
-    s.startedInStep += 1;
+    s.startedInTurn += 1;
     const index = s.queue[s.head++]!;
     if (s.state[index] !== READY) continue;
     s.ready -= 1;
