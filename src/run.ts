@@ -5,7 +5,7 @@ import {
   type Observer,
   type PromiseActorLogic,
 } from 'xstate';
-import { createOrchestrator } from './actors/orchestrate.js';
+import { createOrchestrator, createTurnBudget } from './actors/orchestrate.js';
 import { createRunnerLogic } from './actors/runner.js';
 import type { RunEnvironment } from './actors/environment.js';
 import { checkLimits, MAX_DELAY_MS } from './machines/checks.js';
@@ -193,6 +193,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
     inflight: new Set(),
     interrupted: false,
     taskLogic: taskMachine,
+    budget: createTurnBudget(),
   };
   // The runner is a leaner promise actor than `fromPromise`; its snapshot type differs.
   const runner = createRunnerLogic(env) as unknown as PromiseActorLogic<unknown, RunnerInput>;
@@ -200,6 +201,7 @@ function startRun(scope: CompiledScope, options: RunOptions): Run {
 
   const actor = createOrchestrator({
     taskLogic: env.taskLogic,
+    budget: env.budget,
     input: {
       scope,
       maxParallel,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createWorkflow, type TaskDefinition } from '../src/index.js';
 import { deferred, record, starts } from './helpers.js';
 
@@ -61,5 +61,68 @@ describe('a wide graph of quick tasks', () => {
     );
     expect(peak).toBeLessThanOrEqual(512);
     expect(peak).toBeGreaterThan(1);
+  });
+});
+
+describe('the budget of starts per turn', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('is shared by every group of a run', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const quick = async (): Promise<void> => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await null;
+      inFlight -= 1;
+    };
+    const tasks: TaskDefinition[] = Array.from({ length: 20 }, (_, group) => ({
+      id: `g${group}`,
+      tasks: Array.from({ length: 600 }, (_, index) => ({ id: `c${index}`, run: quick })),
+    }));
+    const result = await createWorkflow({ tasks }).run().result;
+
+    expect(result.status).toBe('done');
+    expect(Object.keys(result.tasks)).toHaveLength(20 * 601);
+    expect(peak).toBeLessThanOrEqual(512);
+  });
+
+  it('never decides which instances run: all announced before the producer fails still run', async () => {
+    const count = 2000;
+    const run = createWorkflow({
+      tasks: [
+        {
+          id: 'split',
+          run: async ({ produce }) => {
+            for (let item = 0; item < count; item++) produce(`item-${item}`);
+            await null;
+            throw new Error('split broke');
+          },
+        },
+        { id: 'each', forEach: 'split', run: async () => {} },
+      ],
+    }).run();
+    const result = await run.result;
+    const instances = Object.values(result.tasks).filter((task) => task.id.startsWith('each['));
+
+    expect(result.status).toBe('failed');
+    expect(instances).toHaveLength(count);
+    expect(instances.filter((task) => task.status === 'done')).toHaveLength(count);
+    expect(result.tasks.each?.status).toBe('cancelled');
+  });
+
+  it('still moves on when a test fakes setImmediate', async () => {
+    vi.useFakeTimers();
+    const tasks: TaskDefinition[] = Array.from({ length: 1200 }, (_, index) => ({
+      id: `t${index}`,
+      needs: index === 0 ? [] : [`t${index - 1}`],
+      run: () => {},
+    }));
+    const result = await createWorkflow({ tasks }).run().result;
+
+    expect(result.status).toBe('done');
+    expect(Object.values(result.tasks).every((task) => task.status === 'done')).toBe(true);
   });
 });

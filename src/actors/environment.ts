@@ -1,4 +1,5 @@
 import type { TaskMachine } from '../machines/task.js';
+import type { TurnBudget } from './orchestrate.js';
 import type { Clock, TaskchartEvent } from '../types.js';
 
 /** What every scope of one run shares: time, the event stream and the work still in flight. */
@@ -15,4 +16,6 @@ export interface RunEnvironment {
   interrupted: boolean;
   /** The task machine with this run's runner provided. */
   taskLogic: TaskMachine;
+  /** Starts per turn of the event loop, shared by every scope of the run. */
+  budget: TurnBudget;
 }

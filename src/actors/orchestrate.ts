@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers';
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import {
   orchestratorMachine,
@@ -6,11 +7,27 @@ import {
   type OrchestratorInput,
   type Scheduler,
 } from '../machines/orchestrator.js';
+import type { StartBudget } from '../machines/scheduler-state.js';
 import type { TaskMachine } from '../machines/task.js';
 import type { Clock } from '../types.js';
 
+/** The run's budget of starts per turn, and the scopes waiting for the next turn. */
+export interface TurnBudget extends StartBudget {
+  /** A reset is scheduled for the next turn. */
+  resetting: boolean;
+  /** Wakes a scope that held ready tasks back. */
+  waiting: Set<() => void>;
+}
+
+/** One per run: every scope of the run draws its starts from it. */
+export function createTurnBudget(): TurnBudget {
+  return { startedThisTurn: 0, resetting: false, waiting: new Set() };
+}
+
 export interface OrchestratorOptions {
-  input: OrchestratorInput;
+  input: Omit<OrchestratorInput, 'budget'>;
+  /** Shared by every scope of a run; a standalone orchestrator gets its own. */
+  budget?: TurnBudget;
   /** The task machine with the run's `runner` provided. */
   taskLogic: TaskMachine;
   /** Makes the orchestrator part of this actor's system (nested groups). */
@@ -27,8 +44,9 @@ export interface OrchestratorOptions {
  * reported back. Call `start()` and then send `run.begin`.
  */
 export function createOrchestrator(options: OrchestratorOptions): OrchestratorActor {
+  const budget = options.budget ?? createTurnBudget();
   const actor = createActor(orchestratorMachine, {
-    input: options.input,
+    input: { ...options.input, budget },
     ...(options.parent ? { parent: options.parent } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock as never } : {}),
@@ -36,8 +54,9 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
   const live = new Map<number, { ref: AnyActorRef; slot: number }>();
   const freeSlots: number[] = [];
   let nextSlot = 0;
-  /** A `run.continue` is on its way. */
-  let continuing = false;
+  const wake = (): void => {
+    if (actor.getSnapshot().status === 'active') actor.send({ type: 'run.continue' });
+  };
 
   const spawn = (command: Command, startNow: boolean): AnyActorRef => {
     const slot = freeSlots.pop() ?? nextSlot++;
@@ -86,15 +105,15 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       ref.send(event);
     }
     s.commands.length = 0;
-    if (s.more && !continuing) {
-      continuing = true;
-      // Let the tasks just started run (quick tasks finish) before starting more.
-      setImmediate(() => {
-        continuing = false;
-        if (actor.getSnapshot().status === 'active') actor.send({ type: 'run.continue' });
-      });
+    if (s.more) {
+      s.more = false;
+      budget.waiting.add(wake);
     }
-    s.more = false;
+    if (budget.startedThisTurn > 0 && !budget.resetting) {
+      budget.resetting = true;
+      // The tasks just started run (quick ones finish) before the next turn starts more.
+      setImmediate(() => nextTurn(budget));
+    }
   };
 
   actor.subscribe({
@@ -103,4 +122,13 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
     error: () => {},
   });
   return actor;
+}
+
+/** A new turn of the event loop: the budget is full again, and the scopes held back go on. */
+function nextTurn(budget: TurnBudget): void {
+  budget.startedThisTurn = 0;
+  budget.resetting = false;
+  const waiting = [...budget.waiting];
+  budget.waiting.clear();
+  for (const wake of waiting) wake();
 }

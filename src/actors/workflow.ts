@@ -20,6 +20,7 @@ export async function runGroup(
   const actor = createOrchestrator({
     parent,
     taskLogic: env.taskLogic,
+    budget: env.budget,
     input: {
       scope,
       maxParallel: scope.maxParallel,

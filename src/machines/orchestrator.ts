@@ -14,6 +14,7 @@ import {
   stopEverything,
   type Scheduler,
 } from './scheduler.js';
+import type { StartBudget } from './scheduler-state.js';
 import type { TaskOutcome, TaskRetryingMessage } from './task.js';
 
 export type { Command, Scheduler } from './scheduler.js';
@@ -30,6 +31,8 @@ export interface OrchestratorInput {
   cancelReason: () => CancelReason;
   /** Whether to announce the scope's tasks with `run.started` (only the top scope does). */
   announce: boolean;
+  /** Starts in this turn of the event loop, shared by every scope of the run. */
+  budget: StartBudget;
 }
 
 export type OrchestratorEvent =
@@ -76,10 +79,7 @@ export const orchestratorMachine = setup({
       produce(context.s, event.index, event.item);
       queueStarts(context.s);
     },
-    continue: ({ context }) => {
-      context.s.startedInTurn = 0;
-      queueStarts(context.s);
-    },
+    continue: ({ context }) => queueStarts(context.s),
     retrying: ({ context, event }) => {
       if (event.type === 'task.retrying') reportRetry(context.s, event);
     },

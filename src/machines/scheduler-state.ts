@@ -19,12 +19,20 @@ export const FAILED = 6;
 export const CANCELLED = 7;
 
 /**
- * At most this many tasks start in one turn of the event loop; the executor asks for the rest on
- * the next turn. Counting per step was not enough: every task that ends starts a step of its own,
- * and a wide graph of quick tasks then had 25,000 runners in flight at once, all alive together,
- * with the event loop (and Ctrl-C) blocked until the last had begun.
+ * At most this many tasks start in one turn of the event loop, counted over every scope of a run;
+ * the rest start on the next turn. Counting per step was not enough: every task that ends starts
+ * a step of its own, and a wide graph of quick tasks then had 25,000 runners in flight at once,
+ * all alive together, with the event loop (and Ctrl-C) blocked until the last had begun.
  */
 export const STARTS_PER_TURN = 512;
+
+/**
+ * Starts in the current turn of the event loop, one object shared by every scope of a run. The
+ * executor sets it back to 0 at the next turn and wakes the scopes that were held back.
+ */
+export interface StartBudget {
+  startedThisTurn: number;
+}
 
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
 export type Command =
@@ -63,8 +71,6 @@ export interface Scheduler {
   commands: Command[];
   /** Tasks whose machine reported final since the executor last looked. */
   released: number[];
-  /** Starts queued in this turn of the event loop; `run.continue` begins a new turn. */
-  startedInTurn: number;
   /** Ready tasks were held back by `STARTS_PER_TURN`: the executor sends `run.continue`. */
   more: boolean;
   /** Set once fail-fast or a cancel stops new work. */
@@ -106,7 +112,6 @@ export function createScheduler(input: OrchestratorInput): Scheduler {
     failed: [],
     commands: [],
     released: [],
-    startedInTurn: 0,
     more: false,
     stopping: undefined,
     interrupted: false,

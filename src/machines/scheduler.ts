@@ -67,14 +67,18 @@ function becomeReady(s: Scheduler, index: number): void {
   s.queue.push(index);
 }
 
-/** Queues `start` commands for ready tasks, in queue order, up to the limit. */
-export function queueStarts(s: Scheduler): void {
+/**
+ * Queues `start` commands for ready tasks, in queue order, up to the limit. `unbounded` ignores
+ * the run's budget of starts per turn, which may delay a start but must never decide whether a
+ * task runs.
+ */
+export function queueStarts(s: Scheduler, unbounded = false): void {
   while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
-    if (s.startedInTurn >= STARTS_PER_TURN) {
+    if (s.input.budget.startedThisTurn >= STARTS_PER_TURN && !unbounded) {
       s.more = true;
       break;
     }
-    s.startedInTurn += 1;
+    s.input.budget.startedThisTurn += 1;
     const index = s.queue[s.head++]!;
     if (s.state[index] !== READY) continue;
     s.ready -= 1;
@@ -345,6 +349,9 @@ function instanceFinished(s: Scheduler, index: number, state: number): void {
 
 function producerFinished(s: Scheduler, forEach: number, producer: number): void {
   if (s.state[producer] === DONE || s.state[forEach]! >= ENDING) return;
+  // Instances announced before the failure start if the limit lets them, as they would have
+  // without the budget of starts per turn; only the ones still beyond the limit are cancelled.
+  if (!s.input.failFast) queueStarts(s, true);
   cancel(s, forEach, 'prerequisite', s.nodes[producer]!.id);
   cancelDependents(s, forEach);
 }
