@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { setImmediate } from 'node:timers';
 
 import { TaskProcessError } from '../errors.js';
 import type { TaskContext, TaskRunner } from '../types.js';
@@ -232,11 +233,16 @@ function waitForExit(child: ChildProcess): Promise<Outcome> {
   });
 }
 
-/** Waits until every pipe has ended, but at most `ms` milliseconds. */
+/**
+ * Waits until every pipe has ended, but at most `ms` milliseconds, and in any case until the
+ * event loop has polled for I/O once after the time is up: when the loop was blocked meanwhile
+ * (hundreds of processes starting), the timer and the pipes' last bytes are due together, and
+ * timers run before I/O in a turn.
+ */
 async function drain(pipes: readonly Readable[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+    timer = setTimeout(() => setImmediate(resolve), ms);
   });
   try {
     const ended = Promise.all(pipes.map((pipe) => finished(pipe).catch(() => undefined)));

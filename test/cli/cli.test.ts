@@ -252,6 +252,33 @@ tasks:
     );
   });
 
+  it('keeps every line and every failure reason of a wide run of quick commands', async () => {
+    const count = 1100;
+    const tasks = Array.from({ length: count }, (_, index) =>
+      index % 10 === 9
+        ? `  t${index}: { run: "echo oops-${index} >&2; exit 3" }\n`
+        : `  t${index}: { run: "echo line-${index}" }\n`,
+    );
+    const file = workflow(`tasks:\n${tasks.join('')}`);
+    const result = await runCli(['run', file, '--quiet', '--events', at('events.jsonl')]);
+
+    expect(result.code, result.stderr).toBe(1);
+    const events = readEvents(at('events.jsonl'));
+    const lines = new Map<string, string>();
+    const errors = new Map<string, string>();
+    for (const event of events) {
+      if (event.type === 'task.log') lines.set(event.id, event.line);
+      if (event.type === 'task.failed') errors.set(event.id, event.error.message);
+    }
+    for (let index = 0; index < count; index++) {
+      if (index % 10 === 9) {
+        expect(errors.get(`t${index}`)).toBe(`exited with code 3: oops-${index}`);
+      } else {
+        expect(lines.get(`t${index}`)).toBe(`line-${index}`);
+      }
+    }
+  }, 60_000);
+
   it('writes one log file per task with START and DONE or FAILED lines', async () => {
     const file = workflow(failing);
     const result = await runCli(['run', file, '--log-dir', at('logs')]);
