@@ -113,6 +113,26 @@ describe('the budget of starts per turn', () => {
     expect(result.tasks.each?.status).toBe('cancelled');
   });
 
+  it('yields to the event loop when starting tasks takes long, not only after 512', async () => {
+    const order: string[] = [];
+    const tasks: TaskDefinition[] = Array.from({ length: 200 }, (_, index) => ({
+      id: `t${index}`,
+      run: () => {
+        order.push(`t${index}`);
+        // A task whose synchronous part takes 1 ms, as spawning a process does.
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+      },
+    }));
+    const run = createWorkflow({ tasks }).run();
+    setImmediate(() => order.push('turn'));
+    const result = await run.result;
+
+    expect(result.status).toBe('done');
+    expect(order.indexOf('turn')).toBeGreaterThan(0);
+    expect(order.indexOf('turn')).toBeLessThan(50);
+  });
+
   it('still moves on when a test fakes setImmediate', async () => {
     vi.useFakeTimers();
     const tasks: TaskDefinition[] = Array.from({ length: 1200 }, (_, index) => ({

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers';
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import {
@@ -11,9 +12,32 @@ import type { StartBudget } from '../machines/scheduler-state.js';
 import type { TaskMachine } from '../machines/task.js';
 import type { Clock } from '../types.js';
 
+/**
+ * At most this many tasks start in one turn of the event loop, counted over every scope of a
+ * run, and only until `TURN_MS` have passed since the first; the rest start on the next turn.
+ * Counting per step was not enough: every task that ends starts a step of its own, and a wide
+ * graph of quick tasks then had 25,000 runners in flight at once. Counting tasks alone was not
+ * enough either: 512 shell commands take a second to spawn, during which Ctrl-C waits and pipes
+ * are not read. Starts are decided a chunk at a time, as many as the time left in the turn allows
+ * at what a start has cost lately, so the clock is read between chunks of real work.
+ */
+export const STARTS_PER_TURN = 512;
+export const TURN_MS = 10;
+/** The largest chunk, so that a wrong guess of the cost of a start blocks the loop only briefly. */
+export const STARTS_PER_STEP = 128;
+
 /** The run's budget of starts per turn, and the scopes waiting for the next turn. */
 export interface TurnBudget extends StartBudget {
-  /** A reset is scheduled for the next turn. */
+  /** Starts taken in this turn. */
+  started: number;
+  /** Starts taken in the current step, and how many it may take. */
+  inStep: number;
+  chunk: number;
+  /** What starting a task has cost lately, in ms (executor time, the task's synchronous part). */
+  msPerStart: number;
+  /** When the first of them was taken (`performance.now()`). */
+  since: number;
+  /** A refill is scheduled for the next turn. */
   resetting: boolean;
   /** Wakes a scope that held ready tasks back. */
   waiting: Set<() => void>;
@@ -21,7 +45,26 @@ export interface TurnBudget extends StartBudget {
 
 /** One per run: every scope of the run draws its starts from it. */
 export function createTurnBudget(): TurnBudget {
-  return { startedThisTurn: 0, resetting: false, waiting: new Set() };
+  const budget: TurnBudget = {
+    started: 0,
+    inStep: 0,
+    chunk: 0,
+    // Guessed high at first, so a run of slow starts begins with a small chunk.
+    msPerStart: 1,
+    since: 0,
+    resetting: false,
+    waiting: new Set(),
+    take() {
+      if (spent(budget)) return false;
+      if (budget.inStep === 0) budget.chunk = chunkSize(budget);
+      if (budget.inStep >= budget.chunk) return false;
+      if (budget.started === 0) budget.since = performance.now();
+      budget.started += 1;
+      budget.inStep += 1;
+      return true;
+    },
+  };
+  return budget;
 }
 
 export interface OrchestratorOptions {
@@ -91,9 +134,12 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
     }
     s.released.length = 0;
     // A task actor that ends here reports back through the orchestrator's mailbox, after this.
+    const began = s.commands.length > 0 ? performance.now() : 0;
+    let starts = 0;
     for (const command of s.commands) {
       if (command.kind === 'start') {
         spawn(command, true);
+        starts++;
         continue;
       }
       const event = {
@@ -105,11 +151,18 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       ref.send(event);
     }
     s.commands.length = 0;
+    if (starts > 0) {
+      const cost = (performance.now() - began) / starts;
+      budget.msPerStart = 0.7 * budget.msPerStart + 0.3 * cost;
+    }
+    budget.inStep = 0;
     if (s.more) {
       s.more = false;
-      budget.waiting.add(wake);
+      // The next chunk in this turn while it lasts, else on the next turn.
+      if (spent(budget)) budget.waiting.add(wake);
+      else wake();
     }
-    if (budget.startedThisTurn > 0 && !budget.resetting) {
+    if (budget.started > 0 && !budget.resetting) {
       budget.resetting = true;
       // The tasks just started run (quick ones finish) before the next turn starts more.
       setImmediate(() => nextTurn(budget));
@@ -124,9 +177,22 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
   return actor;
 }
 
+/** How many starts the time left in this turn has room for. */
+function chunkSize(budget: TurnBudget): number {
+  const used = budget.started === 0 ? 0 : performance.now() - budget.since;
+  const room = Math.floor((TURN_MS - used) / budget.msPerStart);
+  return Math.max(1, Math.min(STARTS_PER_STEP, STARTS_PER_TURN - budget.started, room));
+}
+
+/** This turn's starts are used up, by count or by time. */
+function spent(budget: TurnBudget): boolean {
+  if (budget.started === 0) return false;
+  return budget.started >= STARTS_PER_TURN || performance.now() - budget.since > TURN_MS;
+}
+
 /** A new turn of the event loop: the budget is full again, and the scopes held back go on. */
 function nextTurn(budget: TurnBudget): void {
-  budget.startedThisTurn = 0;
+  budget.started = 0;
   budget.resetting = false;
   const waiting = [...budget.waiting];
   budget.waiting.clear();

@@ -19,19 +19,13 @@ export const FAILED = 6;
 export const CANCELLED = 7;
 
 /**
- * At most this many tasks start in one turn of the event loop, counted over every scope of a run;
- * the rest start on the next turn. Counting per step was not enough: every task that ends starts
- * a step of its own, and a wide graph of quick tasks then had 25,000 runners in flight at once,
- * all alive together, with the event loop (and Ctrl-C) blocked until the last had begun.
- */
-export const STARTS_PER_TURN = 512;
-
-/**
- * Starts in the current turn of the event loop, one object shared by every scope of a run. The
- * executor sets it back to 0 at the next turn and wakes the scopes that were held back.
+ * How many tasks may start in the current turn of the event loop, asked by every scope of a run.
+ * The executor decides (see `src/actors/orchestrate.ts`), refills it at the next turn and wakes
+ * the scopes that were held back.
  */
 export interface StartBudget {
-  startedThisTurn: number;
+  /** Takes one start from this turn's budget; `false` when it is spent. */
+  take(): boolean;
 }
 
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
@@ -71,7 +65,7 @@ export interface Scheduler {
   commands: Command[];
   /** Tasks whose machine reported final since the executor last looked. */
   released: number[];
-  /** Ready tasks were held back by `STARTS_PER_TURN`: the executor sends `run.continue`. */
+  /** Ready tasks were held back by the budget of starts: `run.continue` comes next turn. */
   more: boolean;
   /** Set once fail-fast or a cancel stops new work. */
   stopping: CancelReason | undefined;

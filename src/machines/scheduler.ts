@@ -16,7 +16,6 @@ import {
   READY,
   RUNNING,
   SCHEDULED,
-  STARTS_PER_TURN,
   type Scheduler,
 } from './scheduler-state.js';
 
@@ -74,11 +73,10 @@ function becomeReady(s: Scheduler, index: number): void {
  */
 export function queueStarts(s: Scheduler, unbounded = false): void {
   while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
-    if (s.input.budget.startedThisTurn >= STARTS_PER_TURN && !unbounded) {
+    if (!unbounded && !s.input.budget.take()) {
       s.more = true;
       break;
     }
-    s.input.budget.startedThisTurn += 1;
     const index = s.queue[s.head++]!;
     if (s.state[index] !== READY) continue;
     s.ready -= 1;
