@@ -11,7 +11,13 @@ import {
   unknownKeys,
   WORKFLOW_KEYS,
 } from './checks.js';
-import type { SourceLocation, TaskDefinition, TaskRunner, WorkflowDefinition } from '../types.js';
+import type {
+  SourceLocation,
+  TaskDefinition,
+  TaskInfo,
+  TaskRunner,
+  WorkflowDefinition,
+} from '../types.js';
 
 export type NodeKind = 'task' | 'group' | 'forEach' | 'instance';
 
@@ -349,4 +355,25 @@ function unknownNeed(need: unknown, where: string): string {
     return `needs "${name}", a task inside a group; a task can only need tasks of its own scope, so name the group "${need.split('/')[0]}" instead`;
   }
   return `needs "${name}", which is not a task in ${where}`;
+}
+
+/** Every task of a scope and its groups, depth first, in declaration order. */
+export function listTasks(
+  scope: CompiledScope,
+  parent?: string,
+  into: TaskInfo[] = [],
+): TaskInfo[] {
+  for (const node of scope.nodes) {
+    const info: TaskInfo = {
+      id: node.id,
+      description: node.description,
+      kind: node.kind,
+      needs: node.needs.map((need) => scope.nodes[need]!.id),
+    };
+    if (parent !== undefined) info.parent = parent;
+    if (node.kind === 'forEach') info.forEach = scope.nodes[node.producer]!.id;
+    into.push(info);
+    if (node.scope) listTasks(node.scope, node.id, into);
+  }
+  return into;
 }

@@ -5,7 +5,7 @@
  * or cancel a task become `Command`s for the executor.
  */
 import type { CancelReason, TaskchartEvent, TaskInfo } from '../types.js';
-import type { CompiledScope, GraphNode } from './graph.js';
+import { listTasks, type CompiledScope, type GraphNode } from './graph.js';
 import type { TaskOutcome, TaskRetryingMessage } from './task.js';
 import {
   CANCELLED,
@@ -24,8 +24,7 @@ export { createScheduler, type Command, type Scheduler } from './scheduler-state
 export function begin(s: Scheduler): void {
   const { input, nodes } = s;
   if (input.announce) {
-    const tasks: TaskInfo[] = [];
-    listTasks(input.scope, undefined, tasks);
+    const tasks = listTasks(input.scope);
     input.report({ type: 'run.started', time: input.now(), name: input.scope.name, tasks });
   }
   if (s.cancelledEarly !== undefined) {
@@ -37,22 +36,6 @@ export function begin(s: Scheduler): void {
     if (s.waiting[index] === 0) becomeReady(s, index);
   }
   queueStarts(s);
-}
-
-/** Every task of a scope and its groups, depth first, in declaration order. */
-function listTasks(scope: CompiledScope, parent: string | undefined, into: TaskInfo[]): void {
-  for (const node of scope.nodes) {
-    const info: TaskInfo = {
-      id: node.id,
-      description: node.description,
-      kind: node.kind,
-      needs: node.needs.map((need) => scope.nodes[need]!.id),
-    };
-    if (parent !== undefined) info.parent = parent;
-    if (node.kind === 'forEach') info.forEach = scope.nodes[node.producer]!.id;
-    into.push(info);
-    if (node.scope) listTasks(node.scope, node.id, into);
-  }
 }
 
 function becomeReady(s: Scheduler, index: number): void {
