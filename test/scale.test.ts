@@ -133,6 +133,97 @@ describe('the budget of starts per turn', () => {
     expect(order.indexOf('turn')).toBeLessThan(50);
   });
 
+  it('lets sibling groups take turns', async () => {
+    const order: string[] = [];
+    const group = (name: string): TaskDefinition => ({
+      id: name,
+      tasks: Array.from({ length: 3000 }, (_, index) => ({
+        id: `c${index}`,
+        run: async () => {
+          order.push(name);
+          await null;
+        },
+      })),
+    });
+    const result = await createWorkflow({ tasks: [group('a'), group('b')] }).run().result;
+
+    expect(result.status).toBe('done');
+    // Without turns, b would start only after all 3,000 of a.
+    expect(order.indexOf('b')).toBeLessThan(1100);
+    expect(order.lastIndexOf('a')).toBeGreaterThan(order.indexOf('b'));
+  });
+
+  it('keeps the budget when a producer fails while other tasks wait their turn', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const quick = async (): Promise<void> => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await null;
+      inFlight -= 1;
+    };
+    const others: TaskDefinition[] = Array.from({ length: 5000 }, (_, index) => ({
+      id: `t${index}`,
+      needs: ['gate'],
+      run: quick,
+    }));
+    const result = await createWorkflow({
+      tasks: [
+        { id: 'gate', run: () => {} },
+        {
+          id: 'split',
+          needs: ['gate'],
+          run: ({ produce }) => {
+            produce('x');
+            throw new Error('split broke');
+          },
+        },
+        { id: 'each', forEach: 'split', run: () => {} },
+        ...others,
+      ],
+    }).run().result;
+
+    expect(result.status).toBe('failed');
+    expect(result.tasks['each[x]']?.status).toBe('done');
+    expect(peak).toBeLessThanOrEqual(512);
+  });
+
+  it('holds the loop for one chunk of slow starts at most, even after quick ones', async () => {
+    const order: string[] = [];
+    let running = true;
+    const tick = (): void => {
+      order.push('turn');
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const quick: TaskDefinition[] = Array.from({ length: 2000 }, (_, index) => ({
+      id: `q${index}`,
+      run: () => {},
+    }));
+    const slow: TaskDefinition[] = Array.from({ length: 150 }, (_, index) => ({
+      id: `s${index}`,
+      needs: [`q${1999 - (index % 10)}`],
+      run: () => {
+        order.push('slow');
+        // A synchronous part of 1 ms, as spawning a process has.
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+      },
+    }));
+    const result = await createWorkflow({ tasks: [...quick, ...slow] }).run().result;
+    running = false;
+
+    expect(result.status).toBe('done');
+    let most = 0;
+    let inTurn = 0;
+    for (const entry of order) {
+      inTurn = entry === 'turn' ? 0 : inTurn + 1;
+      most = Math.max(most, inTurn);
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(32);
+  });
+
   it('still moves on when a test fakes setImmediate', async () => {
     vi.useFakeTimers();
     const tasks: TaskDefinition[] = Array.from({ length: 1200 }, (_, index) => ({

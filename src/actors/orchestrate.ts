@@ -18,28 +18,30 @@ import type { Clock } from '../types.js';
  * Counting per step was not enough: every task that ends starts a step of its own, and a wide
  * graph of quick tasks then had 25,000 runners in flight at once. Counting tasks alone was not
  * enough either: 512 shell commands take a second to spawn, during which Ctrl-C waits and pipes
- * are not read. Starts are decided a chunk at a time, as many as the time left in the turn allows
- * at what a start has cost lately, so the clock is read between chunks of real work.
+ * are not read. Starts are decided a chunk at a time, as many as the time left in the turn has
+ * room for at what a start has cost lately, so the clock is read between chunks of real work.
  */
 export const STARTS_PER_TURN = 512;
 export const TURN_MS = 10;
-/** The largest chunk, so that a wrong guess of the cost of a start blocks the loop only briefly. */
-export const STARTS_PER_STEP = 128;
+/**
+ * The largest chunk. When its starts turn out slower than the ones before (shell commands after
+ * quick functions), the loop is held up for this many of them at most, not for 512.
+ */
+export const STARTS_PER_CHUNK = 32;
 
 /** The run's budget of starts per turn, and the scopes waiting for the next turn. */
 export interface TurnBudget extends StartBudget {
-  /** Starts taken in this turn. */
+  /** Starts taken in this turn, and when the first was taken (`performance.now()`). */
   started: number;
-  /** Starts taken in the current step, and how many it may take. */
-  inStep: number;
-  chunk: number;
-  /** What starting a task has cost lately, in ms (executor time, the task's synchronous part). */
-  msPerStart: number;
-  /** When the first of them was taken (`performance.now()`). */
   since: number;
+  /** Starts taken in the chunk being decided (one step of one scope), and its size. */
+  inChunk: number;
+  chunk: number;
+  /** What starting a task has cost lately, in ms: creating its actors and its synchronous part. */
+  msPerStart: number;
   /** A refill is scheduled for the next turn. */
   resetting: boolean;
-  /** Wakes a scope that held ready tasks back. */
+  /** Wakes of the scopes that held ready tasks back, in the order they are to go on. */
   waiting: Set<() => void>;
 }
 
@@ -47,20 +49,22 @@ export interface TurnBudget extends StartBudget {
 export function createTurnBudget(): TurnBudget {
   const budget: TurnBudget = {
     started: 0,
-    inStep: 0,
-    chunk: 0,
-    // Guessed high at first, so a run of slow starts begins with a small chunk.
-    msPerStart: 1,
     since: 0,
+    inChunk: 0,
+    chunk: 0,
+    // A fast spawn, at first: a run of slow starts begins with a chunk of 10.
+    msPerStart: 1,
     resetting: false,
     waiting: new Set(),
     take() {
-      if (spent(budget)) return false;
-      if (budget.inStep === 0) budget.chunk = chunkSize(budget);
-      if (budget.inStep >= budget.chunk) return false;
+      if (budget.inChunk === 0) {
+        if (spent(budget)) return false;
+        budget.chunk = chunkSize(budget);
+      }
+      if (budget.inChunk >= budget.chunk) return false;
       if (budget.started === 0) budget.since = performance.now();
       budget.started += 1;
-      budget.inStep += 1;
+      budget.inChunk += 1;
       return true;
     },
   };
@@ -134,11 +138,13 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
     }
     s.released.length = 0;
     // A task actor that ends here reports back through the orchestrator's mailbox, after this.
-    const began = s.commands.length > 0 ? performance.now() : 0;
     let starts = 0;
+    let startMs = 0;
     for (const command of s.commands) {
       if (command.kind === 'start') {
+        const began = performance.now();
         spawn(command, true);
+        startMs += performance.now() - began;
         starts++;
         continue;
       }
@@ -151,11 +157,8 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
       ref.send(event);
     }
     s.commands.length = 0;
-    if (starts > 0) {
-      const cost = (performance.now() - began) / starts;
-      budget.msPerStart = 0.7 * budget.msPerStart + 0.3 * cost;
-    }
-    budget.inStep = 0;
+    if (starts > 0) budget.msPerStart = 0.7 * budget.msPerStart + 0.3 * (startMs / starts);
+    budget.inChunk = 0;
     if (s.more) {
       s.more = false;
       // The next chunk in this turn while it lasts, else on the next turn.
@@ -181,7 +184,7 @@ export function createOrchestrator(options: OrchestratorOptions): OrchestratorAc
 function chunkSize(budget: TurnBudget): number {
   const used = budget.started === 0 ? 0 : performance.now() - budget.since;
   const room = Math.floor((TURN_MS - used) / budget.msPerStart);
-  return Math.max(1, Math.min(STARTS_PER_STEP, STARTS_PER_TURN - budget.started, room));
+  return Math.max(1, Math.min(STARTS_PER_CHUNK, STARTS_PER_TURN - budget.started, room));
 }
 
 /** This turn's starts are used up, by count or by time. */
@@ -190,11 +193,17 @@ function spent(budget: TurnBudget): boolean {
   return budget.started >= STARTS_PER_TURN || performance.now() - budget.since > TURN_MS;
 }
 
-/** A new turn of the event loop: the budget is full again, and the scopes held back go on. */
+/**
+ * A new turn of the event loop: the budget is full again, and the scopes held back go on in the
+ * order they were held back, as far as it lasts. A scope held back again queues behind the
+ * others, so sibling groups take turns.
+ */
 function nextTurn(budget: TurnBudget): void {
   budget.started = 0;
   budget.resetting = false;
-  const waiting = [...budget.waiting];
-  budget.waiting.clear();
-  for (const wake of waiting) wake();
+  for (const wake of [...budget.waiting]) {
+    if (spent(budget)) return;
+    budget.waiting.delete(wake);
+    wake();
+  }
 }

@@ -31,13 +31,16 @@ export interface OrchestratorInput {
   cancelReason: () => CancelReason;
   /** Whether to announce the scope's tasks with `run.started` (only the top scope does). */
   announce: boolean;
-  /** Starts in this turn of the event loop, shared by every scope of the run. */
-  budget: StartBudget;
+  /**
+   * Starts allowed in this turn of the event loop, shared by every scope of a run (see
+   * `createTurnBudget`). Without one, every ready task starts at once.
+   */
+  budget?: StartBudget;
 }
 
 export type OrchestratorEvent =
   | { type: 'run.begin' }
-  /** A new turn of the event loop: start the ready tasks held back in the last one. */
+  /** Start the ready tasks the budget held back: the next chunk, in this turn or the next. */
   | { type: 'run.continue' }
   | { type: 'task.produced'; index: number; item: string }
   | { type: 'run.cancel'; reason?: CancelReason };

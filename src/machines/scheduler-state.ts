@@ -28,6 +28,9 @@ export interface StartBudget {
   take(): boolean;
 }
 
+/** The budget of an orchestrator given none: every start is allowed at once. */
+const UNBOUNDED: StartBudget = { take: () => true };
+
 /** A decision for the executor: start a task, or cancel one (it may never have started). */
 export type Command =
   | { kind: 'start'; index: number; node: GraphNode }
@@ -65,7 +68,12 @@ export interface Scheduler {
   commands: Command[];
   /** Tasks whose machine reported final since the executor last looked. */
   released: number[];
-  /** Ready tasks were held back by the budget of starts: `run.continue` comes next turn. */
+  /** Starts in this turn, shared by every scope of the run. */
+  budget: StartBudget;
+  /**
+   * Ready tasks were held back by the budget of starts: `run.continue` follows, at once for the
+   * next chunk or on the next turn when this one is spent.
+   */
   more: boolean;
   /** Set once fail-fast or a cancel stops new work. */
   stopping: CancelReason | undefined;
@@ -106,6 +114,7 @@ export function createScheduler(input: OrchestratorInput): Scheduler {
     failed: [],
     commands: [],
     released: [],
+    budget: input.budget ?? UNBOUNDED,
     more: false,
     stopping: undefined,
     interrupted: false,

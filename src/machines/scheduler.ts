@@ -50,31 +50,39 @@ function becomeReady(s: Scheduler, index: number): void {
 }
 
 /**
- * Queues `start` commands for ready tasks, in queue order, up to the limit. `unbounded` ignores
- * the run's budget of starts per turn, which may delay a start but must never decide whether a
- * task runs.
+ * Queues `start` commands for ready tasks, in queue order, up to the limit and as far as the
+ * run's budget of starts for this turn goes; the rest wait for `run.continue`.
  */
-export function queueStarts(s: Scheduler, unbounded = false): void {
+export function queueStarts(s: Scheduler): void {
   while (s.running < s.limit && s.ready > 0 && s.stopping === undefined) {
-    if (!unbounded && !s.input.budget.take()) {
+    const index = s.queue[s.head]!;
+    if (s.state[index] !== READY) {
+      s.head++;
+      continue;
+    }
+    if (!s.budget.take()) {
       s.more = true;
       break;
     }
-    const index = s.queue[s.head++]!;
-    if (s.state[index] !== READY) continue;
-    s.ready -= 1;
-    s.state[index] = RUNNING;
-    s.running += 1;
-    const node = s.nodes[index]!;
-    if (node.kind === 'instance') startForEach(s, node.producer);
-    s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
-    if (node.feeds) openForEachs(s, node);
-    s.commands.push({ kind: 'start', index, node });
+    s.head++;
+    startReady(s, index);
   }
   if (s.head > 1024 && s.head * 2 > s.queue.length) {
     s.queue = s.queue.slice(s.head);
     s.head = 0;
   }
+}
+
+/** Starts one ready task: it counts against the limit and its machine is to be created. */
+function startReady(s: Scheduler, index: number): void {
+  s.ready -= 1;
+  s.state[index] = RUNNING;
+  s.running += 1;
+  const node = s.nodes[index]!;
+  if (node.kind === 'instance') startForEach(s, node.producer);
+  s.input.report({ type: 'task.started', time: s.input.now(), id: node.id, status: 'running' });
+  if (node.feeds) openForEachs(s, node);
+  s.commands.push({ kind: 'start', index, node });
 }
 
 /** A producer started: its for-each tasks take items from now on. */
@@ -332,7 +340,12 @@ function producerFinished(s: Scheduler, forEach: number, producer: number): void
   if (s.state[producer] === DONE || s.state[forEach]! >= ENDING) return;
   // Instances announced before the failure start if the limit lets them, as they would have
   // without the budget of starts per turn; only the ones still beyond the limit are cancelled.
-  if (!s.input.failFast) queueStarts(s, true);
+  if (!s.input.failFast) {
+    for (const instance of s.instances.get(forEach) ?? []) {
+      if (s.running >= s.limit) break;
+      if (s.state[instance] === READY) startReady(s, instance);
+    }
+  }
   cancel(s, forEach, 'prerequisite', s.nodes[producer]!.id);
   cancelDependents(s, forEach);
 }
