@@ -3,7 +3,7 @@ import { createWorkflow, type TaskDefinition } from '../src/index.js';
 import { deferred, record, starts } from './helpers.js';
 
 describe('many ready tasks', () => {
-  it('starts every ready task when more are ready than one step starts, in declaration order', async () => {
+  it('starts every ready task when more are ready than one turn starts, in declaration order', async () => {
     const count = 1500;
     const gate = deferred();
     let running = 0;
@@ -40,18 +40,12 @@ describe('many ready tasks', () => {
 describe('a wide graph of quick tasks', () => {
   it('keeps at most 512 runners in flight with no limit, and still runs every task', async () => {
     const count = 5000;
-    let inFlight = 0;
-    let peak = 0;
+    const counter = inFlightCounter();
     const tasks: TaskDefinition[] = Array.from({ length: count }, (_, index) => ({
       id: `t${index}`,
       // Independent of t0 except the first: everything is ready at once after it.
       needs: index === 0 ? [] : ['t0'],
-      run: async () => {
-        inFlight += 1;
-        peak = Math.max(peak, inFlight);
-        await null;
-        inFlight -= 1;
-      },
+      run: counter.quick,
     }));
     const result = await createWorkflow({ tasks }).run().result;
 
@@ -59,8 +53,8 @@ describe('a wide graph of quick tasks', () => {
     expect(Object.values(result.tasks).filter((task) => task.status === 'done')).toHaveLength(
       count,
     );
-    expect(peak).toBeLessThanOrEqual(512);
-    expect(peak).toBeGreaterThan(1);
+    expect(counter.peak).toBeLessThanOrEqual(512);
+    expect(counter.peak).toBeGreaterThan(1);
   });
 });
 
@@ -70,23 +64,16 @@ describe('the budget of starts per turn', () => {
   });
 
   it('is shared by every group of a run', async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const quick = async (): Promise<void> => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      await null;
-      inFlight -= 1;
-    };
+    const counter = inFlightCounter();
     const tasks: TaskDefinition[] = Array.from({ length: 20 }, (_, group) => ({
       id: `g${group}`,
-      tasks: Array.from({ length: 600 }, (_, index) => ({ id: `c${index}`, run: quick })),
+      tasks: Array.from({ length: 600 }, (_, index) => ({ id: `c${index}`, run: counter.quick })),
     }));
     const result = await createWorkflow({ tasks }).run().result;
 
     expect(result.status).toBe('done');
     expect(Object.keys(result.tasks)).toHaveLength(20 * 601);
-    expect(peak).toBeLessThanOrEqual(512);
+    expect(counter.peak).toBeLessThanOrEqual(512);
   });
 
   it('never decides which instances run: all announced before the producer fails still run', async () => {
@@ -154,18 +141,11 @@ describe('the budget of starts per turn', () => {
   });
 
   it('keeps the budget when a producer fails while other tasks wait their turn', async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const quick = async (): Promise<void> => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      await null;
-      inFlight -= 1;
-    };
+    const counter = inFlightCounter();
     const others: TaskDefinition[] = Array.from({ length: 5000 }, (_, index) => ({
       id: `t${index}`,
       needs: ['gate'],
-      run: quick,
+      run: counter.quick,
     }));
     const result = await createWorkflow({
       tasks: [
@@ -185,7 +165,7 @@ describe('the budget of starts per turn', () => {
 
     expect(result.status).toBe('failed');
     expect(result.tasks['each[x]']?.status).toBe('done');
-    expect(peak).toBeLessThanOrEqual(512);
+    expect(counter.peak).toBeLessThanOrEqual(512);
   });
 
   it('holds the loop for one chunk of slow starts at most, even after quick ones', async () => {
@@ -237,3 +217,18 @@ describe('the budget of starts per turn', () => {
     expect(Object.values(result.tasks).every((task) => task.status === 'done')).toBe(true);
   });
 });
+
+/** A quick task that counts how many of its kind are in flight, and the most there were. */
+function inFlightCounter(): { quick: () => Promise<void>; peak: number } {
+  let inFlight = 0;
+  const counter = {
+    peak: 0,
+    quick: async (): Promise<void> => {
+      inFlight += 1;
+      counter.peak = Math.max(counter.peak, inFlight);
+      await null;
+      inFlight -= 1;
+    },
+  };
+  return counter;
+}
