@@ -1,5 +1,11 @@
 /** Shared test utilities: deferred promises, event traces and runners the test controls. */
-import type { Run, TaskchartEvent, TaskContext, TaskResult } from '../src/index.js';
+import type {
+  OrchestratorInput,
+  Run,
+  TaskchartEvent,
+  TaskContext,
+  TaskResult,
+} from '../src/index.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -206,4 +212,27 @@ export function counter() {
     }
   };
   return { state, runner };
+}
+
+/** A compiled task as the orchestrator receives it, for tests that build one by hand. */
+export type GraphNode = OrchestratorInput['scope']['nodes'][number];
+
+/** A plain compiled task named `id`, with `fields` over the defaults. */
+export function graphNode(id: string, fields: Partial<GraphNode> = {}): GraphNode {
+  return {
+    id,
+    description: id,
+    kind: 'task',
+    needs: [],
+    dependents: [],
+    run: undefined,
+    producer: -1,
+    feeds: undefined,
+    scope: undefined,
+    item: undefined,
+    timeout: undefined,
+    retry: undefined,
+    source: undefined,
+    ...fields,
+  };
 }

@@ -208,17 +208,7 @@ class RunnerContext implements TaskContext {
 
   get log(): TaskContext['log'] {
     const line = (level: LogLevel) => (message: string) => {
-      for (const text of String(message).split('\n')) {
-        const time = this.#env.now();
-        this.#env.report({
-          type: 'task.log',
-          time,
-          id: this.id,
-          status: 'running',
-          level,
-          line: text,
-        });
-      }
+      for (const text of String(message).split('\n')) this.#line(level, text, undefined);
     };
     return { info: line('info'), detail: line('detail'), debug: line('debug') };
   }
@@ -253,17 +243,13 @@ class RunnerContext implements TaskContext {
   }
 
   get output(): TaskContext['output'] {
-    return (line, stream) => {
-      const time = this.#env.now();
-      this.#env.report({
-        type: 'task.log',
-        time,
-        id: this.id,
-        status: 'running',
-        level: 'info',
-        stream,
-        line,
-      });
-    };
+    return (line, stream) => this.#line('info', line, stream);
+  }
+
+  /** Reports one line the task logged, or one line its process printed on `stream`. */
+  #line(level: LogLevel, line: string, stream: 'stdout' | 'stderr' | undefined): void {
+    const time = this.#env.now();
+    const event = { type: 'task.log', time, id: this.id, status: 'running', level, line } as const;
+    this.#env.report(stream === undefined ? event : { ...event, stream });
   }
 }

@@ -169,16 +169,7 @@ function readWorkflow(reader: FileReader, root: YamlNode | null): WorkflowDefini
   const workflow: WorkflowDefinition = { tasks: [], file: reader.file };
   const name = fields.read('name', (e, f) => readString(reader, e, f, 'a string', true));
   setIf(workflow, 'name', name);
-  setIf(
-    workflow,
-    'maxParallel',
-    fields.read('maxParallel', (e, f) => readLimit(reader, e, f)),
-  );
-  setIf(
-    workflow,
-    'failFast',
-    fields.read('failFast', (e, f) => readBoolean(reader, e, f)),
-  );
+  readLimits(reader, fields, workflow);
   if (!fields.has('tasks')) {
     const message = 'the workflow has no tasks; add a tasks mapping of task id to task';
     report(reader, root, 'tasks', message);
@@ -250,16 +241,7 @@ function readTask(reader: FileReader, entry: Entry, field: string): TaskDefiniti
   }
   if (fields.has('tasks')) {
     task.tasks = fields.read('tasks', (e, f) => readTasks(reader, e, f)) ?? [];
-    setIf(
-      task,
-      'maxParallel',
-      fields.read('maxParallel', (e, f) => readLimit(reader, e, f)),
-    );
-    setIf(
-      task,
-      'failFast',
-      fields.read('failFast', (e, f) => readBoolean(reader, e, f)),
-    );
+    readLimits(reader, fields, task);
   }
   return task;
 }
@@ -329,6 +311,24 @@ function checkShape(
 
 function setIf<T, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
   if (value !== undefined) target[key] = value;
+}
+
+/** `maxParallel` and `failFast`, of the workflow or of a group. */
+function readLimits(
+  reader: Reader,
+  fields: Fields,
+  target: Pick<WorkflowDefinition, 'maxParallel' | 'failFast'>,
+): void {
+  setIf(
+    target,
+    'maxParallel',
+    fields.read('maxParallel', (e, f) => readLimit(reader, e, f)),
+  );
+  setIf(
+    target,
+    'failFast',
+    fields.read('failFast', (e, f) => readBoolean(reader, e, f)),
+  );
 }
 
 /** The known fields of a mapping, with `read` for one that is present; reports unknown ones. */

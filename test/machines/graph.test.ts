@@ -11,10 +11,9 @@ import {
   type WorkflowIssue,
   type OrchestratorInput,
 } from '../../src/index.js';
-import { trace } from '../helpers.js';
+import { graphNode, trace, type GraphNode } from '../helpers.js';
 
 type CompiledScope = OrchestratorInput['scope'];
-type GraphNode = CompiledScope['nodes'][number];
 
 const pass = async (): Promise<void> => {};
 
@@ -226,23 +225,8 @@ describe('workflow validation', () => {
 });
 
 describe('orchestrator stuck-run guard', () => {
-  function node(id: string, needs: number[], dependents: number[]): GraphNode {
-    return {
-      id,
-      description: id,
-      kind: 'task',
-      needs,
-      dependents,
-      run: pass,
-      producer: -1,
-      feeds: undefined,
-      scope: undefined,
-      item: undefined,
-      timeout: undefined,
-      retry: undefined,
-      source: undefined,
-    };
-  }
+  const node = (id: string, needs: number[], dependents: number[]): GraphNode =>
+    graphNode(id, { needs, dependents, run: pass });
 
   it('ends failed, naming the tasks that can never start, instead of waiting forever', async () => {
     // a and b need each other, which validation would refuse; free runs normally.

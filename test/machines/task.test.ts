@@ -1,7 +1,7 @@
 import { createActor, fromCallback, fromPromise, toPromise, type InputFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskMachine } from '../../src/index.js';
-import { deferred } from '../helpers.js';
+import { deferred, graphNode } from '../helpers.js';
 
 type TaskInput = InputFrom<typeof taskMachine>;
 type RunnerInput = { index: number; node: TaskInput['node']; owner: TaskInput['owner'] };
@@ -13,21 +13,7 @@ function taskInput(now: () => number): TaskInput {
     index: 4,
     id: 'build',
     description: 'Build it',
-    node: {
-      id: 'build',
-      description: 'Build it',
-      kind: 'task',
-      needs: [],
-      dependents: [],
-      run: undefined,
-      producer: -1,
-      feeds: undefined,
-      scope: undefined,
-      item: undefined,
-      timeout: undefined,
-      retry: undefined,
-      source: undefined,
-    },
+    node: graphNode('build', { description: 'Build it' }),
     owner,
     now,
     startNow: false,
